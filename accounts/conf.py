@@ -1,0 +1,38 @@
+"""`auth_settings`: our token settings, with defaults, read when used.
+
+SimpleJWT keeps its own settings in SIMPLE_JWT (lifetimes, algorithm, issuer,
+audience); this object holds what we add on top, from the MCP_AUTH setting.
+Like DRF's api_settings it is read lazily, so override_settings works in tests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Previous HMAC secrets that still verify (like SECRET_KEY_FALLBACKS).
+    "SIGNING_KEY_FALLBACKS": [],
+    # Absolute limit of one login, however often it is refreshed.
+    "SESSION_MAX_AGE": timedelta(days=30),
+    # Failed logins per username, and per client address, within the window.
+    "LOGIN_FAILURE_LIMIT": 5,
+    "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    # Bearer tokens longer than this are refused before any parsing.
+    "MAX_TOKEN_LENGTH": 4096,
+    # Seconds a client is told to wait when the revocation store is down.
+    "UNAVAILABLE_RETRY_AFTER": 5,
+    "CACHE_ALIAS": "default",
+}
+
+
+class AuthSettings:
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid MCP_AUTH setting: {name}")
+        return getattr(settings, "MCP_AUTH", {}).get(name, DEFAULTS[name])
+
+
+auth_settings = AuthSettings()

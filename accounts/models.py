@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from accounts import scopes as scope_vocabulary
+
+# Holding both of these is what the Django admin requires: inside the admin a
+# user can change anything, so only a role that may already manage users and
+# configuration gets in.
+ADMIN_SITE_SCOPES = frozenset({scope_vocabulary.USER_MANAGE, scope_vocabulary.SYSTEM_CONFIG})
+
+DEFAULT_ROLE_NAME = "viewer"
+
+
+class Role(models.Model):
+    name = models.SlugField(max_length=50, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    scopes = models.JSONField(default=list, blank=True, help_text="MCP scopes this role grants.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.scopes, list) or not all(isinstance(s, str) for s in self.scopes):
+            raise ValidationError({"scopes": "Scopes must be a list of scope names."})
+        try:
+            self.scopes = scope_vocabulary.ordered(scope_vocabulary.expand_scopes(self.scopes))
+        except scope_vocabulary.UnknownScopeError as exc:
+            raise ValidationError({"scopes": str(exc)}) from exc
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        # Stored scopes are validated on save; unknown leftovers grant nothing.
+        return frozenset(self.scopes) & frozenset(scope_vocabulary.MCP_SCOPES)
+
+    @property
+    def grants_admin_site(self) -> bool:
+        return ADMIN_SITE_SCOPES <= self.scope_set
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_scopes = frozenset(instance.scopes or ())
+        return instance
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(
+        self, username: str, password: str | None = None, *, role: Role | None = None, **extra
+    ) -> User:
+        if not username:
+            raise ValueError("A username is required.")
+        if role is None:
+            role = Role.objects.get(name=DEFAULT_ROLE_NAME)
+        user = self.model(username=self.model.normalize_username(username), role=role, **extra)
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, username: str, password: str | None = None, **extra) -> User:
+        """For `manage.py createsuperuser`: a user with the admin role."""
+        extra.pop("is_staff", None)
+        extra.pop("is_superuser", None)
+        return self.create_user(username, password, role=Role.objects.get(name="admin"), **extra)
+
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(**{self.model.USERNAME_FIELD: username})
+
+
+class User(AbstractBaseUser):
+    """A person or service account. What it may do comes from its role's scopes."""
+
+    username = models.CharField(
+        max_length=150,
+        unique=True,
+        validators=[UnicodeUsernameValidator()],
+        help_text="150 characters or fewer. Letters, digits and @/./+/-/_ only.",
+        error_messages={"unique": "A user with that username already exists."},
+    )
+    email = models.EmailField(blank=True)
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="users")
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive users cannot log in and their tokens stop working."
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # Remember what was loaded, so that a save can tell which
+        # security-relevant fields changed (see accounts.signals).
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_values = dict(zip(field_names, values, strict=True))
+        return instance
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self.role.scope_set
+
+    # The Django admin and contrib.auth ask these; they follow from the role.
+    @property
+    def is_staff(self) -> bool:
+        return self.is_active and self.role.grants_admin_site
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_staff
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return self.is_staff
+
+    def has_perms(self, perm_list, obj=None) -> bool:
+        return self.is_staff
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_staff
+
+
+class LoginSession(models.Model):
+    """One login: the family of refresh tokens that descend from it.
+
+    Refresh tokens are checked against this row, which makes refresh rotation
+    atomic (a conditional UPDATE) and durable. Access tokens are never looked
+    up here: their revocation lives in the shared cache.
+    """
+
+    class RevokeReason(models.TextChoices):
+        LOGOUT = "logout", "Logged out"
+        LOGOUT_ALL = "logout_all", "Logged out everywhere"
+        REUSE = "reuse", "Refresh token reused"
+        PASSWORD_CHANGE = "password_change", "Password changed"
+        DEACTIVATED = "deactivated", "User deactivated"
+        ADMIN = "admin", "Revoked by an administrator"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="The absolute end: no refresh after this.")
+    requested_scopes = models.JSONField(
+        null=True, blank=True, help_text="Scopes asked for at login; empty means the whole role."
+    )
+    refresh_jti = models.CharField(max_length=64, help_text="The only refresh token still valid.")
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=20, choices=RevokeReason.choices, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,30 @@
+"""One permission class for every endpoint: the scopes a view asks for.
+
+    class RepositoryList(APIView):
+        required_scopes = [scopes.SEARCH_CODE]            # all of these
+        any_scopes = [scopes.SEARCH_CODE, scopes.INDEX_CREATE]  # or: at least one
+
+A view that names neither only needs an authenticated caller.
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+from accounts.exceptions import InsufficientScope
+
+
+class HasScopes(BasePermission):
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False  # DRF answers 401 NotAuthenticated
+        granted = getattr(user, "scopes", frozenset())
+        required = list(getattr(view, "required_scopes", ()))
+        missing = [scope for scope in required if scope not in granted]
+        if missing:
+            raise InsufficientScope(missing)
+        any_of = list(getattr(view, "any_scopes", ()))
+        if any_of and not granted.intersection(any_of):
+            raise InsufficientScope(any_of, any_of=True)
+        return True

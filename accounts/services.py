@@ -1,0 +1,196 @@
+"""Writes for accounts: users, logins (sessions) and token revocation."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth import password_validation
+from django.db import transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+
+from accounts import revocation
+from accounts.conf import auth_settings
+from accounts.exceptions import InvalidScope, InvalidToken, TokenExpired, TokenRevoked
+from accounts.models import LoginSession, Role, User
+from accounts.scopes import UnknownScopeError, expand_scopes, parse_scope_string, scope_string
+from accounts.tokens import AccessToken, RefreshToken
+
+RevokeReason = LoginSession.RevokeReason
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: AccessToken
+    refresh: RefreshToken
+    scopes: frozenset[str]
+
+    def as_response(self) -> dict:
+        now = time.time()
+        return {
+            "access_token": str(self.access),
+            "refresh_token": str(self.refresh),
+            "token_type": "bearer",
+            "expires_in": int(self.access["exp"] - now),
+            "refresh_expires_in": int(self.refresh["exp"] - now),
+            "scope": scope_string(self.scopes),
+        }
+
+
+def user_create(*, username: str, password: str | None, role_name: str, email: str = "") -> User:
+    """Create a user; the password must pass AUTH_PASSWORD_VALIDATORS."""
+    role = Role.objects.get(name=role_name)
+    if password is not None:
+        password_validation.validate_password(password, User(username=username, email=email))
+    return User.objects.create_user(username, password, role=role, email=email)
+
+
+def scopes_requested(*, requested: str | None, granted: frozenset[str]) -> frozenset[str] | None:
+    """Parse a login's `scope` parameter; None means "everything the role grants".
+
+    Raises InvalidScope for an unknown name or a scope the role lacks.
+    """
+    if requested is None or not requested.strip():
+        return None
+    try:
+        wanted = expand_scopes(parse_scope_string(requested))
+    except UnknownScopeError as exc:
+        raise InvalidScope(str(exc)) from exc
+    refused = wanted - granted
+    if refused:
+        raise InvalidScope("Scope not granted to this account: " + scope_string(refused))
+    return wanted
+
+
+def _mint(*, session: LoginSession, user: User) -> IssuedTokens:
+    granted = user.scopes
+    if session.requested_scopes is not None:
+        # Recomputed from the current role on every refresh: a narrowed
+        # login stays narrow, and a demoted user loses what the role lost.
+        granted = granted & frozenset(session.requested_scopes)
+
+    refresh = RefreshToken()
+    refresh["sub"] = str(user.pk)
+    refresh["sid"] = str(session.id)
+    refresh["exp"] = min(refresh["exp"], int(session.expires_at.timestamp()))
+
+    access = AccessToken()
+    access["sub"] = str(user.pk)
+    access["sid"] = str(session.id)
+    access["scope"] = scope_string(granted)
+    return IssuedTokens(access=access, refresh=refresh, scopes=granted)
+
+
+@transaction.atomic
+def session_start(
+    *, user: User, requested_scopes: frozenset[str] | None, client_ip: str | None
+) -> IssuedTokens:
+    """A successful login: a new session and its first token pair."""
+    now = timezone.now()
+    session = LoginSession(
+        id=uuid.uuid4(),
+        user=user,
+        created_at=now,
+        expires_at=now + auth_settings.SESSION_MAX_AGE,
+        requested_scopes=sorted(requested_scopes) if requested_scopes is not None else None,
+        client_ip=client_ip,
+    )
+    issued = _mint(session=session, user=user)
+    session.refresh_jti = issued.refresh["jti"]
+    session.save(force_insert=True)
+    return issued
+
+
+def _decode_refresh(raw_token: str) -> RefreshToken:
+    try:
+        token = RefreshToken(raw_token)
+    except ExpiredTokenError:
+        raise TokenExpired() from None
+    except TokenError:
+        raise InvalidToken() from None
+    try:
+        uuid.UUID(str(token.get("sid")))
+        int(token["sub"])
+    except (ValueError, TypeError):
+        raise InvalidToken() from None
+    return token
+
+
+def session_refresh(*, raw_refresh_token: str) -> IssuedTokens:
+    """Rotate a refresh token: exactly one use of each, reuse revokes the login.
+
+    The conditional UPDATE is what makes two concurrent refreshes with one
+    token produce exactly one success on SQLite and PostgreSQL alike.
+    """
+    token = _decode_refresh(raw_refresh_token)
+    sid, jti = token["sid"], token["jti"]
+    with transaction.atomic():
+        session = (
+            LoginSession.objects.select_related("user__role")
+            .filter(pk=sid, user_id=int(token["sub"]))
+            .first()
+        )
+        if session is None:
+            raise InvalidToken()
+        if session.revoked_at is not None:
+            raise TokenRevoked()
+        if session.expires_at <= timezone.now():
+            raise InvalidToken("Session has reached its maximum age: log in again")
+        if not session.user.is_active:
+            raise TokenRevoked()
+        if session.refresh_jti == jti:
+            issued = _mint(session=session, user=session.user)
+            rotated = LoginSession.objects.filter(
+                pk=sid, refresh_jti=jti, revoked_at__isnull=True
+            ).update(refresh_jti=issued.refresh["jti"], refreshed_at=timezone.now())
+            if rotated == 1:
+                return issued
+    # A consumed refresh token came back (or lost a race with its twin): it may
+    # have been stolen, so end the whole login (RFC 9700 section 4.14.2).
+    session_revoke(session_ids=[sid], reason=RevokeReason.REUSE)
+    raise TokenRevoked("Refresh token was already used: every token of this login is revoked")
+
+
+def session_revoke(*, session_ids: Iterable[str], reason: str) -> None:
+    session_ids = [str(sid) for sid in session_ids if sid]
+    if not session_ids:
+        return
+    revocation.revoke_sessions(session_ids=session_ids)
+    LoginSession.objects.filter(pk__in=session_ids, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason
+    )
+
+
+def session_logout(*, access_payload: dict, raw_refresh_token: str | None) -> None:
+    """End the login the access token belongs to, and the refresh token's login if given.
+
+    An unusable refresh token is not an error (RFC 7009 section 2.2): there is
+    nothing left to revoke.
+    """
+    revocation.revoke_token(jti=access_payload["jti"], expires_at=float(access_payload["exp"]))
+    session_ids = [access_payload.get("sid")]
+    if raw_refresh_token:
+        try:
+            refresh = _decode_refresh(raw_refresh_token)
+        except InvalidToken:
+            refresh = None
+        if refresh is not None and refresh["sub"] == access_payload["sub"]:
+            session_ids.append(refresh["sid"])
+    session_revoke(session_ids=session_ids, reason=RevokeReason.LOGOUT)
+
+
+def user_revoke_all_tokens(*, user_id: int | str, reason: str) -> None:
+    """Every token of the user issued before now stops working, on every process."""
+    revocation.revoke_user_tokens_issued_before(user_ids=[user_id], moment=time.time())
+    LoginSession.objects.filter(user_id=user_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason
+    )
+
+
+def users_revoke_access_tokens(*, user_ids: Iterable[int | str]) -> None:
+    """Access tokens issued before now stop working; refresh tokens go on, and
+    the next refresh recomputes scopes from the current role."""
+    revocation.revoke_user_tokens_issued_before(user_ids=user_ids, moment=time.time())

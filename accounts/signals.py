@@ -1,0 +1,58 @@
+"""Changes that must end tokens, however they are made (admin, shell, command).
+
+Models remember the values they were loaded with (from_db); after a save we
+compare and revoke:
+- password changed, or user deactivated: every token and every login;
+- role changed: access tokens (refresh recomputes scopes from the new role);
+- a role's scopes changed: access tokens of everyone holding the role;
+- user deleted: access tokens (sessions go with the row).
+"""
+
+from __future__ import annotations
+
+from django.db.models import DEFERRED
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from accounts import services
+from accounts.models import LoginSession, Role, User
+
+WATCHED_USER_FIELDS = ("password", "is_active", "role_id")
+
+
+def _changed(before: dict, instance, field: str) -> bool:
+    old = before.get(field, DEFERRED)
+    return old is not DEFERRED and old != getattr(instance, field)
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.user_security_change")
+def user_security_change(sender, instance: User, created: bool, **kwargs) -> None:
+    before = getattr(instance, "_loaded_values", None)
+    if created or before is None:
+        return
+    if _changed(before, instance, "password"):
+        services.user_revoke_all_tokens(
+            user_id=instance.pk, reason=LoginSession.RevokeReason.PASSWORD_CHANGE
+        )
+    elif _changed(before, instance, "is_active") and not instance.is_active:
+        services.user_revoke_all_tokens(
+            user_id=instance.pk, reason=LoginSession.RevokeReason.DEACTIVATED
+        )
+    elif _changed(before, instance, "role_id"):
+        services.users_revoke_access_tokens(user_ids=[instance.pk])
+    before.update({field: getattr(instance, field) for field in WATCHED_USER_FIELDS})
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.user_deleted")
+def user_deleted(sender, instance: User, **kwargs) -> None:
+    services.users_revoke_access_tokens(user_ids=[instance.pk])
+
+
+@receiver(post_save, sender=Role, dispatch_uid="accounts.role_scopes_change")
+def role_scopes_change(sender, instance: Role, created: bool, **kwargs) -> None:
+    before = getattr(instance, "_loaded_scopes", None)
+    current = frozenset(instance.scopes or ())
+    if created or before is None or before == current:
+        return
+    services.users_revoke_access_tokens(user_ids=list(instance.users.values_list("pk", flat=True)))
+    instance._loaded_scopes = current

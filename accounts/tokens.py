@@ -1,0 +1,152 @@
+"""JWTs: SimpleJWT's token classes with a backend that signs with a `kid`.
+
+SimpleJWT signs with one key and ignores `kid`. `KeyedTokenBackend` puts the
+current key's `kid` in every header and verifies by looking the `kid` up in a
+fixed map of known keys (the current secret plus MCP_AUTH's
+SIGNING_KEY_FALLBACKS, modelled on Django's SECRET_KEY_FALLBACKS). The `kid`
+is only ever a dictionary key: never a path, a query or a URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken as SimpleAccessToken
+from rest_framework_simplejwt.tokens import Token
+
+from accounts.conf import auth_settings
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+# Anything else in a header (jwk, jku, x5u, x5c, crit, b64, ...) asks the
+# verifier to trust material from the token itself: refuse it outright.
+ALLOWED_HEADER_FIELDS = frozenset({"alg", "typ", "kid"})
+REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "type", "iss", "aud"]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    algorithm: str
+    secret: str = ""
+
+    @classmethod
+    def from_secret(cls, secret: str, algorithm: str) -> SigningKey:
+        # A hash of the secret identifies it without revealing it: with a
+        # secret of 32+ random bytes this tells an attacker nothing the
+        # signature does not already.
+        digest = hashlib.sha256(b"mcp-jwt-kid:" + secret.encode()).digest()
+        kid = base64.urlsafe_b64encode(digest[:12]).rstrip(b"=").decode()
+        return cls(kid=kid, algorithm=algorithm, secret=secret)
+
+
+def current_signing_key() -> SigningKey:
+    return SigningKey.from_secret(api_settings.SIGNING_KEY, api_settings.ALGORITHM)
+
+
+def verification_keys() -> dict[str, SigningKey]:
+    keys = [current_signing_key()] + [
+        SigningKey.from_secret(secret, api_settings.ALGORITHM)
+        for secret in auth_settings.SIGNING_KEY_FALLBACKS
+    ]
+    return {key.kid: key for key in keys}
+
+
+class KeyedTokenBackend(TokenBackend):
+    """Reads SIMPLE_JWT when used, so rotating keys needs no restart of this object."""
+
+    def __init__(self) -> None:
+        # Nothing to hold: keys and settings are read on every call.
+        pass
+
+    @property
+    def leeway(self):
+        return api_settings.LEEWAY
+
+    def encode(self, payload: dict) -> str:
+        key = current_signing_key()
+        claims = {**payload, "iss": api_settings.ISSUER, "aud": api_settings.AUDIENCE}
+        return jwt.encode(
+            claims, key.secret, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "JWT"}
+        )
+
+    def decode(self, token, verify: bool = True) -> dict:
+        if not verify:
+            # Nothing in this project reads an unverified payload.
+            raise TokenBackendError("Token is invalid")
+        if isinstance(token, bytes):
+            try:
+                token = token.decode("ascii")
+            except UnicodeDecodeError:
+                raise TokenBackendError("Token is invalid") from None
+        if not isinstance(token, str) or len(token) > auth_settings.MAX_TOKEN_LENGTH:
+            raise TokenBackendError("Token is invalid")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise TokenBackendError("Token is invalid") from None
+        if not ALLOWED_HEADER_FIELDS.issuperset(header):
+            raise TokenBackendError("Token is invalid")
+        kid = header.get("kid")
+        key = verification_keys().get(kid) if isinstance(kid, str) else None
+        if key is None or header.get("alg") != key.algorithm:
+            raise TokenBackendError("Token is invalid")
+        try:
+            return jwt.decode(
+                token,
+                key.secret,
+                algorithms=[key.algorithm],
+                audience=api_settings.AUDIENCE,
+                issuer=api_settings.ISSUER,
+                leeway=leeway_seconds(),
+                options={"require": REQUIRED_CLAIMS, "strict_aud": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenBackendExpiredToken("Token has expired") from None
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            raise TokenBackendError("Token is invalid") from None
+
+
+def leeway_seconds() -> float:
+    return token_backend.get_leeway().total_seconds()
+
+
+token_backend = KeyedTokenBackend()
+
+
+class KeyedToken(Token):
+    _token_backend = token_backend
+
+    def set_iat(self, claim: str = "iat", at_time: datetime | None = None) -> None:
+        # Millisecond precision: "reject tokens issued before T" (logout-all,
+        # password change) must not spare a token from the same second, nor
+        # reject a login made just after.
+        moment = at_time.timestamp() if at_time is not None else time.time()
+        self.payload[claim] = round(moment, 3)
+
+
+class AccessToken(KeyedToken, SimpleAccessToken):
+    token_type = "access"
+
+    @property
+    def lifetime(self):
+        return api_settings.ACCESS_TOKEN_LIFETIME
+
+
+class RefreshToken(KeyedToken):
+    """Deliberately not SimpleJWT's RefreshToken: its blacklist app and claim
+    copying are replaced by LoginSession (see accounts.services)."""
+
+    token_type = "refresh"
+
+    @property
+    def lifetime(self):
+        return api_settings.REFRESH_TOKEN_LIFETIME

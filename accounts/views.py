@@ -1,0 +1,130 @@
+"""The /auth endpoints. Thin: parse, call a service, serialize."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services, throttling
+from accounts.authentication import BearerTokenAuthentication
+from accounts.exceptions import BadCredentials, InvalidToken
+from accounts.scopes import ordered
+from accounts.serializers import (
+    ErrorSerializer,
+    LoginSerializer,
+    LogoutSerializer,
+    PrincipalSerializer,
+    RefreshSerializer,
+    TokenResponseSerializer,
+)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenEndpoint(APIView):
+    """Login and refresh take credentials in the body, never a bearer token."""
+
+    authentication_classes = [BearerTokenAuthentication]  # only for the 401 challenge header
+    permission_classes = [AllowAny]
+
+    def perform_authentication(self, request) -> None:
+        # A stale or garbage Authorization header must not stop a login.
+        pass
+
+
+class LoginView(TokenEndpoint):
+    @extend_schema(
+        request=LoginSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(description="Bad input, or `invalid_scope`"),
+            401: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"]
+        password = serializer.validated_data["password"]
+
+        throttling.ensure_login_allowed(request, username)
+        user = authenticate(request, username=username, password=password)
+        if user is None:
+            throttling.record_login_failure(request, username)
+            raise BadCredentials()
+        throttling.clear_username_failures(request, username)
+
+        requested = services.scopes_requested(
+            requested=serializer.validated_data.get("scope"), granted=user.scopes
+        )
+        issued = services.session_start(
+            user=user, requested_scopes=requested, client_ip=throttling.client_ip(request)
+        )
+        return Response(issued.as_response(), headers=NO_STORE)
+
+
+class RefreshView(TokenEndpoint):
+    @extend_schema(
+        request=RefreshSerializer,
+        responses={200: TokenResponseSerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request):
+        serializer = RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = services.session_refresh(
+            raw_refresh_token=serializer.validated_data["refresh_token"]
+        )
+        return Response(issued.as_response(), headers=NO_STORE)
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        request=LogoutSerializer, responses={204: None, 401: ErrorSerializer}, tags=["auth"]
+    )
+    def post(self, request):
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.session_logout(
+            access_payload=request.auth.payload,
+            raw_refresh_token=serializer.validated_data.get("refresh_token") or None,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(APIView):
+    @extend_schema(request=None, responses={204: None, 401: ErrorSerializer}, tags=["auth"])
+    def post(self, request):
+        services.user_revoke_all_tokens(
+            user_id=request.user.id, reason=services.RevokeReason.LOGOUT_ALL
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: PrincipalSerializer, 401: ErrorSerializer}, tags=["auth"])
+    def get(self, request):
+        user = selectors.user_get(user_id=request.user.id)
+        if user is None or not user.is_active:
+            raise InvalidToken()
+        expires = request.auth.get("exp")
+        data = {
+            "id": str(user.pk),
+            "username": user.username,
+            "role": user.role.name,
+            "scopes": ordered(request.user.scopes),
+            "auth_method": request.user.auth_method,
+            "expires_at": datetime.fromtimestamp(expires, tz=UTC) if expires else None,
+            "session_id": request.user.session_id,
+        }
+        return Response(PrincipalSerializer(data).data)

@@ -1,0 +1,81 @@
+"""Reading the environment for settings.py.
+
+Only settings.py imports this module. Values are parsed strictly: a typo in a
+boolean or a number stops the process with a message naming the variable,
+instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def persistent_secret(path: Path, *, nbytes: int = 48) -> str:
+    """Return the secret kept in `path`, creating it on first use.
+
+    Used for the embedded default only: a development machine gets stable
+    secrets across restarts without anyone having to invent one. O_EXCL makes
+    the first writer win when several processes start at once; the others read
+    what it wrote.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _attempt in range(50):
+            value = path.read_text().strip()
+            if value:
+                return value
+            # Another process created the file and has not written it yet.
+            time.sleep(0.01)
+        raise ImproperlyConfigured(
+            f"{path} is empty: delete it to generate a new secret."
+        ) from None
+    value = secrets.token_urlsafe(nbytes)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value

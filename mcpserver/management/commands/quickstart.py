@@ -1,0 +1,63 @@
+"""manage.py quickstart: set up the embedded default and serve it.
+
+Migrates, creates the cache table, creates an `admin` account on first run
+(its password is printed once), shows a first request to try, then runs the
+development server.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from accounts import services
+from accounts.models import User
+
+DEFAULT_ADDRPORT = "127.0.0.1:8000"
+
+
+class Command(BaseCommand):
+    help = "Set up the database and an admin account, then start the server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default=DEFAULT_ADDRPORT)
+        parser.add_argument(
+            "--no-serve", action="store_true", help="Set up only; do not start the server."
+        )
+
+    def handle(self, *args, addrport: str, no_serve: bool, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        self._ensure_admin()
+        base = f"http://{addrport}"
+        self.stdout.write(
+            "\nFirst things to try:\n"
+            f"  Admin site:  {base}/admin/\n"
+            f"  API docs:    {base}/api/docs/\n"
+            f"  Log in:      curl -s {base}/auth/login -d username=admin -d 'password=…'\n"
+            f"  Who am I:    curl -s {base}/auth/me -H 'Authorization: Bearer <access_token>'\n"
+        )
+        if no_serve:
+            return
+        call_command("runserver", addrport, use_reloader=False)
+
+    def _ensure_admin(self) -> None:
+        admins = list(
+            User.objects.filter(role__name="admin", is_active=True).values_list(
+                "username", flat=True
+            )
+        )
+        if admins:
+            self.stdout.write(
+                f"Admin account(s): {', '.join(admins)}. Forgot the password? "
+                "python manage.py changepassword admin"
+            )
+            return
+        password = secrets.token_urlsafe(18)
+        services.user_create(username="admin", password=password, role_name="admin")
+        self.stdout.write(
+            self.style.SUCCESS("Created the admin account (shown once, keep it safe):")
+            + f"\n  username: admin\n  password: {password}"
+        )

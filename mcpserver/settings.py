@@ -1,0 +1,292 @@
+"""Settings for the MCP code server, read from the environment.
+
+With no environment at all this is the embedded default: SQLite and a
+database-backed cache in MCP_DATA_DIR, DEBUG off, secrets generated once and
+kept in that directory. DATABASE_URL and REDIS_URL switch to PostgreSQL and
+Redis. MCP_ENV=production turns on the HTTPS settings and makes the system
+checks in mcpserver/checks.py refuse to start on an unsafe configuration.
+Every variable is listed in .env.example and in the README.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from dotenv import load_dotenv
+
+from mcpserver.env import env_bool, env_int, env_list, env_str, persistent_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The real environment wins over .env, so that a deployment can always override a file.
+load_dotenv(BASE_DIR / ".env", override=False)
+
+MCP_ENV = env_str("MCP_ENV", "development").lower()
+MCP_IS_PRODUCTION = MCP_ENV == "production"
+MCP_DATA_DIR = Path(env_str("MCP_DATA_DIR") or BASE_DIR / "data").resolve()
+
+# --- Secrets -----------------------------------------------------------------
+# MCP_SECRET_KEY_SOURCE and MCP_JWT_SECRET_SOURCE tell the system checks where
+# a secret came from; production refuses anything that did not come from the
+# environment.
+if env_str("DJANGO_SECRET_KEY"):
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+    MCP_SECRET_KEY_SOURCE = "environment"
+elif MCP_IS_PRODUCTION:
+    # A random key that nobody knows: the checks stop the process before it is used.
+    SECRET_KEY = secrets.token_urlsafe(48)
+    MCP_SECRET_KEY_SOURCE = "missing"
+else:
+    SECRET_KEY = persistent_secret(MCP_DATA_DIR / "secret_key")
+    MCP_SECRET_KEY_SOURCE = "data-dir"
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+
+if env_str("JWT_SECRET_KEY"):
+    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY")
+    MCP_JWT_SECRET_SOURCE = "environment"
+elif MCP_IS_PRODUCTION:
+    JWT_SECRET_KEY = ""
+    MCP_JWT_SECRET_SOURCE = "missing"
+else:
+    JWT_SECRET_KEY = persistent_secret(MCP_DATA_DIR / "jwt_secret_key", nbytes=64)
+    MCP_JWT_SECRET_SOURCE = "data-dir"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", [] if MCP_IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# --- Applications --------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "mcpserver.apps.McpServerConfig",
+    "accounts.apps.AccountsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mcpserver.urls"
+WSGI_APPLICATION = "mcpserver.wsgi.application"
+ASGI_APPLICATION = "mcpserver.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": MCP_DATA_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # Writers queue instead of failing with "database is locked"
+                # when the server and workers write at the same time.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache: revocation, login counters. Always shared between processes. ----------
+REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "mcp")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                # Fail fast: an unreachable Redis must become a 503 within a
+                # second or two, not a hung worker.
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "mcp_cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+
+# --- Authentication ------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 10, minimum=1)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")
+JWT_ISSUER = env_str("JWT_ISSUER", "mcp-code-server")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "mcp-code-server")
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(
+        minutes=env_int("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 30, minimum=1)
+    ),
+    "REFRESH_TOKEN_LIFETIME": timedelta(
+        days=env_int("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
+    ),
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": JWT_SECRET_KEY,
+    "AUDIENCE": JWT_AUDIENCE,
+    "ISSUER": JWT_ISSUER,
+    "LEEWAY": env_int("JWT_LEEWAY_SECONDS", 30),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "type",
+    "JTI_CLAIM": "jti",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# Our additions to SimpleJWT; read through accounts.conf.auth_settings.
+MCP_AUTH = {
+    "SIGNING_KEY_FALLBACKS": env_list("JWT_SECRET_KEY_FALLBACKS"),
+    "SESSION_MAX_AGE": timedelta(days=env_int("JWT_SESSION_MAX_DAYS", 30, minimum=1)),
+    "LOGIN_FAILURE_LIMIT": env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1),
+    "LOGIN_FAILURE_WINDOW": timedelta(
+        seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+    ),
+}
+
+# --- REST framework -------------------------------------------------------------------
+# Client addresses (login throttling) come from X-Forwarded-For only behind this
+# many trusted proxies; 0 means REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasScopes"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "mcpserver.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "mcpserver.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MCP code server API",
+    "DESCRIPTION": (
+        "Code indexing and search for AI assistants and people, behind scoped bearer tokens."
+    ),
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- CORS --------------------------------------------------------------------------------
+_cors_origins = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOW_ALL_ORIGINS = _cors_origins == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else _cors_origins
+CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", False)
+
+# --- HTTPS and proxies (production profile) ------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", MCP_IS_PRODUCTION)
+# Load balancers probe health over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if MCP_IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = MCP_IS_PRODUCTION
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = MCP_IS_PRODUCTION
+CSRF_COOKIE_SECURE = MCP_IS_PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if MCP_IS_PRODUCTION or TRUSTED_PROXY_COUNT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Static files, i18n -------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = MCP_DATA_DIR / "static"
+# Served from the app folders without collectstatic on the embedded default.
+WHITENOISE_USE_FINDERS = not MCP_IS_PRODUCTION
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: to stderr; never a header, token or key. ---------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from mcpserver.views import HealthView
+
+urlpatterns = [
+    path("auth/", include("accounts.urls")),
+    path("api/health", HealthView.as_view(), name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "mcpserver.exceptions.bad_request"
+handler403 = "mcpserver.exceptions.permission_denied"
+handler404 = "mcpserver.exceptions.not_found"
+handler500 = "mcpserver.exceptions.server_error"

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import factory
+
+from accounts import services
+from accounts.models import Role, User
+
+# Argon2 on purpose (the real hasher), so only users that log in get a password.
+PASSWORD = "correct horse battery staple"
+
+
+class RoleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Role
+        django_get_or_create = ["name"]
+
+    name = "viewer"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    role = factory.SubFactory(RoleFactory)
+    password = "!unusable"
+
+    @factory.post_generation
+    def with_password(obj, create, extracted, **kwargs):
+        if extracted:
+            obj.set_password(PASSWORD if extracted is True else extracted)
+            obj.save(update_fields=["password"])
+
+
+def login_tokens(user: User, *, scopes: frozenset[str] | None = None) -> dict:
+    """The token response of a login, without going through Argon2."""
+    issued = services.session_start(user=user, requested_scopes=scopes, client_ip="127.0.0.1")
+    return issued.as_response()
