@@ -29,6 +29,8 @@ def _changed(before: dict, instance, field: str) -> bool:
 def user_security_change(sender, instance: User, created: bool, **kwargs) -> None:
     before = getattr(instance, "_loaded_values", None)
     if created or before is None:
+        # From now on this instance compares against what it just saved.
+        instance._loaded_values = {f: getattr(instance, f) for f in WATCHED_USER_FIELDS}
         return
     if _changed(before, instance, "password"):
         services.user_revoke_all_tokens(
@@ -53,6 +55,7 @@ def role_scopes_change(sender, instance: Role, created: bool, **kwargs) -> None:
     before = getattr(instance, "_loaded_scopes", None)
     current = frozenset(instance.scopes or ())
     if created or before is None or before == current:
+        instance._loaded_scopes = current
         return
     services.users_revoke_access_tokens(user_ids=list(instance.users.values_list("pk", flat=True)))
     instance._loaded_scopes = current

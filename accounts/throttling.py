@@ -62,15 +62,20 @@ def ensure_login_allowed(request, username: str) -> None:
 
 def record_login_failure(request, username: str) -> None:
     cache = _cache()
-    window = math.ceil(_window())
+    window = _window()
     try:
         for bucket in _buckets(request, username):
-            cache.add(f"{bucket}:since", time.time(), window)
-            cache.add(bucket, 0, window)
+            now = time.time()
+            cache.add(f"{bucket}:since", now, math.ceil(window))
+            since = cache.get(f"{bucket}:since", now)
+            remaining = max(1, math.ceil(since + window - now))
+            cache.add(bucket, 0, remaining)
             try:
                 cache.incr(bucket)
             except ValueError:  # expired between add and incr
-                cache.set(bucket, 1, window)
+                cache.set(bucket, 1, remaining)
+            # incr keeps the expiry on Redis but not on the database cache.
+            cache.touch(bucket, remaining)
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
 

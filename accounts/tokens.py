@@ -100,7 +100,7 @@ class KeyedTokenBackend(TokenBackend):
         if key is None or header.get("alg") != key.algorithm:
             raise TokenBackendError("Token is invalid")
         try:
-            return jwt.decode(
+            payload = jwt.decode(
                 token,
                 key.secret,
                 algorithms=[key.algorithm],
@@ -113,6 +113,24 @@ class KeyedTokenBackend(TokenBackend):
             raise TokenBackendExpiredToken("Token has expired") from None
         except (jwt.InvalidTokenError, ValueError, TypeError):
             raise TokenBackendError("Token is invalid") from None
+        # PyJWT accepts anything int() accepts ("123", 10**20); SimpleJWT then
+        # turns it into a datetime and would crash.
+        for claim in ("exp", "iat", "nbf"):
+            if claim in payload and not _is_numeric_date(payload[claim]):
+                raise TokenBackendError("Token is invalid")
+        return payload
+
+
+# 9999-12-31T23:59:59Z, the last moment a datetime can hold.
+MAX_NUMERIC_DATE = 253_402_300_799
+
+
+def _is_numeric_date(value) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value <= MAX_NUMERIC_DATE
+    )
 
 
 def leeway_seconds() -> float:

@@ -1,6 +1,7 @@
 """Reading the environment for settings.py.
 
-Only settings.py imports this module. Values are parsed strictly: a typo in a
+Only settings.py imports this module. An empty value means "not set" (so a
+copied .env.example changes nothing). Values are parsed strictly: a typo in a
 boolean or a number stops the process with a message naming the variable,
 instead of silently falling back to a default.
 """
@@ -15,16 +16,16 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
+FALSE_WORDS = {"0", "false", "no", "off"}
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    return os.environ.get(name, "").strip() or default
 
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return default
     word = raw.strip().lower()
     if word in TRUE_WORDS:
@@ -49,7 +50,7 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
 

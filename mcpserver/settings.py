@@ -10,6 +10,7 @@ Every variable is listed in .env.example and in the README.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -131,6 +132,10 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not :memory:, so that tests against a live server see
+            # real concurrency between connections, as production does; one
+            # per process, so that two test runs never share it.
+            "TEST": {"NAME": MCP_DATA_DIR / f"test_db_{os.getpid()}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -231,6 +236,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "mcpserver.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -245,6 +251,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"ServiceStateEnum": ["ok", "unavailable"]},
 }
 
 # --- CORS --------------------------------------------------------------------------------
@@ -270,8 +277,9 @@ if MCP_IS_PRODUCTION or TRUSTED_PROXY_COUNT:
 
 # --- Static files, i18n -------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = MCP_DATA_DIR / "static"
-# Served from the app folders without collectstatic on the embedded default.
+# Production serves what `collectstatic` gathered; the embedded default serves
+# straight from the app folders.
+STATIC_ROOT = MCP_DATA_DIR / "static" if MCP_IS_PRODUCTION else None
 WHITENOISE_USE_FINDERS = not MCP_IS_PRODUCTION
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

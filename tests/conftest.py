@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -44,3 +46,10 @@ def viewer_tokens(viewer):
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
+
+
+def post_form(client, path: str, data: dict, **extra):
+    """POST application/x-www-form-urlencoded, as curl -d and OAuth2 clients do."""
+    return client.post(
+        path, urlencode(data), content_type="application/x-www-form-urlencoded", **extra
+    )

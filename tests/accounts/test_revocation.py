@@ -1,0 +1,136 @@
+"""Revocation on every path that must end tokens, and its failure mode."""
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Role
+from tests.conftest import bearer
+from tests.factories import UserFactory, login_tokens
+
+pytestmark = pytest.mark.django_db
+
+ME = "/auth/me"
+
+
+def _me(client, tokens):
+    return client.get(ME, **bearer(tokens["access_token"]))
+
+
+def test_password_change_ends_every_token(api_client, viewer):
+    tokens = login_tokens(viewer)
+    viewer.set_password("a brand new password 42")
+    viewer.save()
+    assert _me(api_client, tokens).status_code == 401
+    assert (
+        api_client.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]}).status_code
+        == 401
+    )
+
+
+def test_deactivation_ends_every_token(api_client, viewer):
+    tokens = login_tokens(viewer)
+    viewer.is_active = False
+    viewer.save()
+    assert _me(api_client, tokens).status_code == 401
+    assert (
+        api_client.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]}).status_code
+        == 401
+    )
+
+
+def test_role_change_ends_access_tokens_but_refresh_picks_up_the_new_role(api_client, developer):
+    tokens = login_tokens(developer)
+    developer.role = Role.objects.get(name="viewer")
+    developer.save()
+    assert _me(api_client, tokens).status_code == 401
+    refreshed = api_client.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert refreshed.json()["scope"] == "mcp:search:code mcp:search:semantic"
+
+
+def test_changing_a_roles_scopes_ends_access_tokens_of_its_users(api_client):
+    role = Role.objects.create(name="auditor", scopes=["mcp:search:code"])
+    holder = UserFactory(role=role)
+    other = UserFactory(role__name="viewer")
+    holder_tokens, other_tokens = login_tokens(holder), login_tokens(other)
+    role = Role.objects.get(pk=role.pk)
+    role.scopes = ["mcp:search:code", "mcp:system:config"]
+    role.save()
+    assert _me(api_client, holder_tokens).status_code == 401
+    assert _me(api_client, other_tokens).status_code == 200
+
+
+def test_an_unrelated_save_ends_nothing(api_client, viewer):
+    tokens = login_tokens(viewer)
+    viewer.email = "viewer@example.com"
+    viewer.save()
+    assert _me(api_client, tokens).status_code == 200
+
+
+def test_deleting_a_user_ends_their_access_tokens(api_client, viewer):
+    tokens = login_tokens(viewer)
+    viewer.delete()
+    assert _me(api_client, tokens).status_code == 401
+
+
+def test_the_authentication_path_makes_no_application_query(viewer):
+    """The principal comes from the claims; revocation is one cache read.
+
+    On Redis there is no SQL at all. On the embedded default the cache is a
+    table, so exactly one query runs, and it reads the cache table.
+    """
+    from rest_framework.test import APIRequestFactory
+
+    from accounts.authentication import BearerTokenAuthentication
+
+    tokens = login_tokens(viewer)
+    request = APIRequestFactory().get(ME, **bearer(tokens["access_token"]))
+    with CaptureQueriesContext(connections["default"]) as queries:
+        principal, _token = BearerTokenAuthentication().authenticate(request)
+    assert principal.id == str(viewer.pk)
+    assert principal.scopes == {"mcp:search:code", "mcp:search:semantic"}
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        assert len(queries) == 0, queries.captured_queries
+    else:
+        assert len(queries) == 1, queries.captured_queries
+        assert "mcp_cache" in queries.captured_queries[0]["sql"]
+
+
+UNREACHABLE_CACHE = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        # Port 1 on loopback: nothing listens, the connection is refused at once.
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+    }
+}
+
+
+def test_revocation_store_down_fails_closed_with_503(api_client, viewer):
+    tokens = login_tokens(viewer)
+    with override_settings(CACHES=UNREACHABLE_CACHE):
+        response = _me(api_client, tokens)
+        assert response.status_code == 503
+        assert "revocation store is unavailable" in response.json()["detail"]
+        assert response["Retry-After"]
+        assert "Traceback" not in response.content.decode()
+
+        health = api_client.get("/api/health")
+        assert health.status_code == 503
+        assert health.json()["cache"] == "unavailable"
+
+        login = api_client.post("/auth/login", {"username": "x", "password": "y"})
+        assert login.status_code == 503
+    # And it recovers without a restart once the store answers again.
+    assert _me(api_client, tokens).status_code == 200
+
+
+def test_logout_fails_closed_when_the_store_is_down(api_client, viewer):
+    tokens = login_tokens(viewer)
+    with override_settings(CACHES=UNREACHABLE_CACHE):
+        # Authentication itself needs the store, so this is a 503, never a
+        # 204 that did not revoke anything.
+        assert api_client.post("/auth/logout", **bearer(tokens["access_token"])).status_code == 503

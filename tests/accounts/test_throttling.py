@@ -1,0 +1,95 @@
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from rest_framework.settings import api_settings
+
+from tests.conftest import post_form
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/auth/login"
+LIMIT = settings.MCP_AUTH["LOGIN_FAILURE_LIMIT"]
+
+
+def login(client, username, password, **extra):
+    return post_form(client, LOGIN, {"username": username, "password": password}, **extra)
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice", with_password=True)
+
+
+def test_lockout_per_username_holds_even_for_the_right_password(api_client, alice):
+    for attempt in range(LIMIT):
+        # Each failure from a different address: only the username counts.
+        response = login(api_client, "alice", "wrong", REMOTE_ADDR=f"10.0.0.{attempt + 1}")
+        assert response.status_code == 401
+    locked = login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.0.1.1")
+    assert locked.status_code == 429
+    assert 1 <= int(locked["Retry-After"]) <= 900
+    assert "Too many failed logins" in locked.json()["detail"]
+    # Usernames are compared case-insensitively for counting.
+    assert login(api_client, "ALICE", PASSWORD, REMOTE_ADDR="10.0.1.2").status_code == 429
+
+
+def test_lockout_per_client_address(api_client, alice):
+    for attempt in range(LIMIT):
+        assert (
+            login(api_client, f"ghost{attempt}", "wrong", REMOTE_ADDR="10.9.9.9").status_code == 401
+        )
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.9.9.9").status_code == 429
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.9.9.10").status_code == 200
+
+
+@override_settings(
+    MCP_AUTH={
+        **settings.MCP_AUTH,
+        "LOGIN_FAILURE_WINDOW": __import__("datetime").timedelta(seconds=1),
+    }
+)
+def test_lockout_ends_when_the_window_passes(api_client, alice):
+    import time
+
+    for _ in range(LIMIT):
+        login(api_client, "alice", "wrong")
+    assert login(api_client, "alice", PASSWORD).status_code == 429
+    time.sleep(2.1)
+    assert login(api_client, "alice", PASSWORD).status_code == 200
+
+
+def test_success_clears_the_username_counter(api_client, alice):
+    for attempt in range(LIMIT - 1):
+        login(api_client, "alice", "wrong", REMOTE_ADDR=f"10.1.0.{attempt + 1}")
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.1.1").status_code == 200
+    assert login(api_client, "alice", "wrong", REMOTE_ADDR="10.1.1.2").status_code == 401
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.1.3").status_code == 200
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(api_client, alice):
+    assert api_settings.NUM_PROXIES == 0
+    for attempt in range(LIMIT):
+        # An attacker rotating X-Forwarded-For still counts against its real address.
+        login(api_client, f"ghost{attempt}", "wrong", HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt}")
+    assert (
+        login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 429
+    )
+
+
+@override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1})
+def test_forwarded_for_counts_behind_a_trusted_proxy(api_client, alice):
+    for attempt in range(LIMIT):
+        login(
+            api_client,
+            f"ghost{attempt}",
+            "wrong",
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+            REMOTE_ADDR="10.0.0.1",
+        )
+    blocked = login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert blocked.status_code == 429
+    # Another client behind the same proxy is not locked out.
+    assert (
+        login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 200
+    )

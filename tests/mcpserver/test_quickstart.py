@@ -1,0 +1,84 @@
+"""The README's first command, as a newcomer runs it, against the real server."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def quickstart_server(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_", "MCP_"))}
+    # The embedded default: no database or Redis URL, a fresh data directory.
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.update({"MCP_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"})
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "quickstart", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("quickstart did not come up:\n" + log.read_text())
+            time.sleep(0.3)
+        password = re.search(r"password: (\S+)", log.read_text()).group(1)
+        yield base, password
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_readme_walkthrough_on_a_fresh_machine(quickstart_server):
+    base, password = quickstart_server
+    login = requests.post(
+        f"{base}/auth/login", data={"username": "admin", "password": password}, timeout=10
+    )
+    assert login.status_code == 200, login.text
+    tokens = login.json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    me = requests.get(f"{base}/auth/me", headers=auth, timeout=10)
+    assert me.status_code == 200 and me.json()["role"] == "admin"
+
+    refreshed = requests.post(
+        f"{base}/auth/refresh", data={"refresh_token": tokens["refresh_token"]}, timeout=10
+    )
+    assert refreshed.status_code == 200
+    auth = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+
+    assert requests.post(f"{base}/auth/logout", headers=auth, timeout=10).status_code == 204
+    after = requests.get(f"{base}/auth/me", headers=auth, timeout=10)
+    assert after.status_code == 401
+    assert 'error="invalid_token"' in after.headers["WWW-Authenticate"]
+
+    # The admin site and its assets are served with DEBUG off.
+    assert requests.get(f"{base}/admin/login/", timeout=10).status_code == 200
+    assert requests.get(f"{base}/static/admin/css/base.css", timeout=10).status_code == 200
