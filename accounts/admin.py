@@ -84,6 +84,10 @@ class LoginSessionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting a row would forget the login without revoking its tokens.
+        return False
+
     @admin.action(description="Revoke selected logins")
     def revoke(self, request, queryset):
         services.session_revoke(

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 
 from accounts.models import Role, User
-from accounts.scopes import MCP_SCOPES, SCOPE_DESCRIPTIONS, ordered
+from accounts.scopes import MCP_SCOPES, SCOPE_DESCRIPTIONS
 
 
 class RoleForm(forms.ModelForm):
@@ -19,9 +19,6 @@ class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
         fields = ["name", "description", "scopes"]
-
-    def clean_scopes(self) -> list[str]:
-        return ordered(self.cleaned_data["scopes"])
 
 
 class UserCreationForm(auth_forms.AdminUserCreationForm):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -78,9 +79,6 @@ class UserManager(BaseUserManager):
         extra.pop("is_superuser", None)
         return self.create_user(username, password, role=Role.objects.get(name="admin"), **extra)
 
-    def get_by_natural_key(self, username: str) -> User:
-        return self.get(**{self.model.USERNAME_FIELD: username})
-
 
 class User(AbstractBaseUser):
     """A person or service account. What it may do comes from its role's scopes."""
@@ -122,6 +120,18 @@ class User(AbstractBaseUser):
     @property
     def scopes(self) -> frozenset[str]:
         return self.role.scope_set
+
+    def check_password(self, raw_password: str) -> bool:
+        """Django's, but a hash upgrade is marked so that it is not taken for a
+        password change (which would log the user out everywhere)."""
+
+        def upgrade(raw: str) -> None:
+            self.set_password(raw)
+            self._password = None
+            self._hash_upgrade = True
+            self.save(update_fields=["password"])
+
+        return check_password(raw_password, self.password, upgrade)
 
     # The Django admin and contrib.auth ask these; they follow from the role.
     @property
@@ -177,7 +187,3 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.created_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None and self.expires_at > timezone.now()

@@ -14,7 +14,13 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
 from accounts import revocation
 from accounts.conf import auth_settings
-from accounts.exceptions import InvalidScope, InvalidToken, TokenExpired, TokenRevoked
+from accounts.exceptions import (
+    BadCredentials,
+    InvalidScope,
+    InvalidToken,
+    TokenExpired,
+    TokenRevoked,
+)
 from accounts.models import LoginSession, Role, User
 from accounts.scopes import UnknownScopeError, expand_scopes, parse_scope_string, scope_string
 from accounts.tokens import AccessToken, RefreshToken
@@ -81,6 +87,7 @@ def _mint(*, session: LoginSession, user: User) -> IssuedTokens:
     access["sub"] = str(user.pk)
     access["sid"] = str(session.id)
     access["scope"] = scope_string(granted)
+    access["exp"] = min(access["exp"], int(session.expires_at.timestamp()))
     return IssuedTokens(access=access, refresh=refresh, scopes=granted)
 
 
@@ -88,7 +95,18 @@ def _mint(*, session: LoginSession, user: User) -> IssuedTokens:
 def session_start(
     *, user: User, requested_scopes: frozenset[str] | None, client_ip: str | None
 ) -> IssuedTokens:
-    """A successful login: a new session and its first token pair."""
+    """A successful login: a new session and its first token pair.
+
+    The password was checked before this runs (Argon2 takes a while); if it
+    changed, or the user was deactivated meanwhile, the login is refused.
+    """
+    still_valid = (
+        User.objects.select_for_update()
+        .filter(pk=user.pk, password=user.password, is_active=True)
+        .exists()
+    )
+    if not still_valid:
+        raise BadCredentials()
     now = timezone.now()
     session = LoginSession(
         id=uuid.uuid4(),
@@ -158,10 +176,11 @@ def session_revoke(*, session_ids: Iterable[str], reason: str) -> None:
     session_ids = [str(sid) for sid in session_ids if sid]
     if not session_ids:
         return
-    revocation.revoke_sessions(session_ids=session_ids)
+    # The durable record first: if the cache is down this still stops refresh.
     LoginSession.objects.filter(pk__in=session_ids, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
+    revocation.revoke_sessions(session_ids=session_ids)
 
 
 def session_logout(*, access_payload: dict, raw_refresh_token: str | None) -> None:
@@ -184,13 +203,25 @@ def session_logout(*, access_payload: dict, raw_refresh_token: str | None) -> No
 
 def user_revoke_all_tokens(*, user_id: int | str, reason: str) -> None:
     """Every token of the user issued before now stops working, on every process."""
-    revocation.revoke_user_tokens_issued_before(user_ids=[user_id], moment=time.time())
     LoginSession.objects.filter(user_id=user_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
+    users_revoke_access_tokens(user_ids=[user_id])
 
 
 def users_revoke_access_tokens(*, user_ids: Iterable[int | str]) -> None:
     """Access tokens issued before now stop working; refresh tokens go on, and
-    the next refresh recomputes scopes from the current role."""
+    the next refresh recomputes scopes from the current role.
+
+    Written now, so that it holds the moment this returns, and again when the
+    surrounding transaction commits: a refresh that read the old row before
+    the commit gets a token older than the second cut-off.
+    """
+    user_ids = list(user_ids)
     revocation.revoke_user_tokens_issued_before(user_ids=user_ids, moment=time.time())
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(
+            lambda: revocation.revoke_user_tokens_issued_before(
+                user_ids=user_ids, moment=time.time()
+            )
+        )

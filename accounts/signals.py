@@ -32,7 +32,10 @@ def user_security_change(sender, instance: User, created: bool, **kwargs) -> Non
         # From now on this instance compares against what it just saved.
         instance._loaded_values = {f: getattr(instance, f) for f in WATCHED_USER_FIELDS}
         return
-    if _changed(before, instance, "password"):
+    if getattr(instance, "_hash_upgrade", False):
+        # Same password, stronger hash (see User.check_password).
+        instance._hash_upgrade = False
+    elif _changed(before, instance, "password"):
         services.user_revoke_all_tokens(
             user_id=instance.pk, reason=LoginSession.RevokeReason.PASSWORD_CHANGE
         )

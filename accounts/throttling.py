@@ -1,16 +1,22 @@
-"""Login brute-force protection: failure counters in the shared cache.
+"""Login brute-force protection: attempt counters in the shared cache.
 
 A username, and a client address, each get LOGIN_FAILURE_LIMIT failures per
 LOGIN_FAILURE_WINDOW. Past that every login for them is refused with 429 and
 Retry-After, even with the right password, until the window has passed.
-The client address is REMOTE_ADDR, or X-Forwarded-For only behind
-TRUSTED_PROXY_COUNT proxies (DRF's NUM_PROXIES logic).
+
+The attempt is counted *before* the password is checked (an atomic INCR on
+Redis), so a burst of parallel guesses cannot slip past the limit while
+Argon2 runs; a success gives its count back. The client address is
+REMOTE_ADDR, or X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies
+(DRF's NUM_PROXIES logic); IPv6 clients are counted per /64, since one
+client usually owns the whole /64.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 
@@ -19,6 +25,8 @@ from rest_framework.throttling import BaseThrottle
 
 from accounts.conf import auth_settings
 from accounts.exceptions import LoginLocked, RevocationStoreUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request) -> str | None:
@@ -29,60 +37,70 @@ def client_ip(request) -> str | None:
         return None
 
 
-def _buckets(request, username: str) -> list[str]:
-    user_hash = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
-    return [f"auth:login-failures:user:{user_hash}", f"auth:login-failures:ip:{client_ip(request)}"]
+def _address_bucket(request) -> str | None:
+    address = client_ip(request)
+    if address is None:
+        return None  # no usable address: the username bucket still applies
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6 and not parsed.ipv4_mapped:
+        address = str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return f"auth:login-attempts:ip:{address}"
+
+
+def _username_bucket(username: str) -> str:
+    digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+    return f"auth:login-attempts:user:{digest}"
 
 
 def _cache():
     return caches[auth_settings.CACHE_ALIAS]
 
 
-def _window() -> float:
-    return auth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+def register_attempt(request, username: str) -> None:
+    """Count a login attempt; raise LoginLocked if it is one too many.
 
-
-def ensure_login_allowed(request, username: str) -> None:
-    """Raise LoginLocked if the username or the client address is locked out."""
-    buckets = _buckets(request, username)
-    keys = buckets + [f"{bucket}:since" for bucket in buckets]
-    try:
-        found = _cache().get_many(keys)
-    except Exception as exc:
-        raise RevocationStoreUnavailable() from exc
-    now = time.time()
-    waits = [
-        found.get(f"{bucket}:since", now) + _window() - now
-        for bucket in buckets
-        if found.get(bucket, 0) >= auth_settings.LOGIN_FAILURE_LIMIT
-    ]
-    if waits:
-        raise LoginLocked(wait=max(1, math.ceil(max(waits))))
-
-
-def record_login_failure(request, username: str) -> None:
+    Raises RevocationStoreUnavailable if the cache does not answer: without
+    counters there is no brute-force protection, so fail closed.
+    """
     cache = _cache()
-    window = _window()
+    window = auth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+    buckets = [_username_bucket(username), _address_bucket(request)]
+    waits = []
     try:
-        for bucket in _buckets(request, username):
+        for bucket in filter(None, buckets):
             now = time.time()
             cache.add(f"{bucket}:since", now, math.ceil(window))
             since = cache.get(f"{bucket}:since", now)
             remaining = max(1, math.ceil(since + window - now))
             cache.add(bucket, 0, remaining)
             try:
-                cache.incr(bucket)
+                count = cache.incr(bucket)
             except ValueError:  # expired between add and incr
                 cache.set(bucket, 1, remaining)
+                count = 1
             # incr keeps the expiry on Redis but not on the database cache.
             cache.touch(bucket, remaining)
+            if count > auth_settings.LOGIN_FAILURE_LIMIT:
+                waits.append(remaining)
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
+    if waits:
+        raise LoginLocked(wait=max(waits))
 
 
-def clear_username_failures(request, username: str) -> None:
-    bucket = _buckets(request, username)[0]
+def register_success(request, username: str) -> None:
+    """A right password: forget the username's failures, give the address its attempt back."""
+    cache = _cache()
     try:
-        _cache().delete_many([bucket, f"{bucket}:since"])
+        user_bucket = _username_bucket(username)
+        cache.delete_many([user_bucket, f"{user_bucket}:since"])
+        address_bucket = _address_bucket(request)
+        if address_bucket is not None:
+            try:
+                cache.decr(address_bucket)
+            except ValueError:
+                pass  # the window ended meanwhile
     except Exception as exc:
-        raise RevocationStoreUnavailable() from exc
+        # Only bookkeeping is lost (a count stays a little high): not worth
+        # failing a login that has already been verified.
+        logger.warning("login throttle: could not clear counters: %s", type(exc).__name__)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,6 @@ from rest_framework_simplejwt.tokens import AccessToken as SimpleAccessToken
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.conf import auth_settings
-
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 # Anything else in a header (jwk, jku, x5u, x5c, crit, b64, ...) asks the
 # verifier to trust material from the token itself: refuse it outright.
@@ -148,7 +147,8 @@ class KeyedToken(Token):
         # password change) must not spare a token from the same second, nor
         # reject a login made just after.
         moment = at_time.timestamp() if at_time is not None else time.time()
-        self.payload[claim] = round(moment, 3)
+        # Rounded down, never up: a token must not look younger than it is.
+        self.payload[claim] = math.floor(moment * 1000) / 1000
 
 
 class AccessToken(KeyedToken, SimpleAccessToken):

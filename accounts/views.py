@@ -56,12 +56,11 @@ class LoginView(TokenEndpoint):
         username = serializer.validated_data["username"]
         password = serializer.validated_data["password"]
 
-        throttling.ensure_login_allowed(request, username)
+        # ThrottledModelBackend counts the attempt; a refusal (429, or 503
+        # when the cache is down) is left on the request.
         user = authenticate(request, username=username, password=password)
         if user is None:
-            throttling.record_login_failure(request, username)
-            raise BadCredentials()
-        throttling.clear_username_failures(request, username)
+            raise getattr(request, "login_refusal", None) or BadCredentials()
 
         requested = services.scopes_requested(
             requested=serializer.validated_data.get("scope"), granted=user.scopes

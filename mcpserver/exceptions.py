@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from django.http import JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.conf import auth_settings
 from accounts.exceptions import InsufficientScope, InvalidScope, RevocationStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -42,9 +43,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, InvalidScope):
         response.data = {"error": "invalid_scope", "detail": str(exc.detail)}
     if isinstance(exc, RevocationStoreUnavailable):
-        response["Retry-After"] = "5"
-    if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
-        response.data = {"detail": str(exc.detail)}
+        response["Retry-After"] = str(auth_settings.UNAVAILABLE_RETRY_AFTER)
     return response
 
 

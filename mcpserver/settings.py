@@ -163,11 +163,17 @@ else:
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "mcp_cache",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # Django culls a third of the keys past MAX_ENTRIES (300 by
+            # default), which would silently drop revocations. Culling
+            # removes expired entries first, so a high cap is what we want.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
 
 # --- Authentication ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Every password check (API login and admin login) goes through the throttle.
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -200,11 +206,9 @@ SIMPLE_JWT = {
     "AUDIENCE": JWT_AUDIENCE,
     "ISSUER": JWT_ISSUER,
     "LEEWAY": env_int("JWT_LEEWAY_SECONDS", 30),
-    "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
     "TOKEN_TYPE_CLAIM": "type",
     "JTI_CLAIM": "jti",
-    "AUTH_HEADER_TYPES": ("Bearer",),
     "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),
     "UPDATE_LAST_LOGIN": False,
 }
@@ -234,7 +238,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mcpserver.exceptions.api_exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -1,12 +1,14 @@
 """Revocation on every path that must end tokens, and its failure mode."""
 
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Role
+from accounts.models import Role, User
 from tests.conftest import bearer
 from tests.factories import UserFactory, login_tokens
 
@@ -134,3 +136,44 @@ def test_logout_fails_closed_when_the_store_is_down(api_client, viewer):
         # Authentication itself needs the store, so this is a 503, never a
         # 204 that did not revoke anything.
         assert api_client.post("/auth/logout", **bearer(tokens["access_token"])).status_code == 503
+
+
+def test_a_password_hash_upgrade_is_not_a_password_change(api_client, settings):
+    """Django rehashes on login when hasher settings change; that must not log anyone out."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+    ]
+    user = UserFactory(with_password="old style passphrase 5")
+    assert user.password.startswith("pbkdf2")
+    tokens = login_tokens(User.objects.get(pk=user.pk))
+    settings.PASSWORD_HASHERS = list(reversed(settings.PASSWORD_HASHERS))
+    reloaded = User.objects.get(pk=user.pk)
+    assert reloaded.check_password("old style passphrase 5")
+    assert User.objects.get(pk=user.pk).password.startswith("argon2")
+    assert _me(api_client, tokens).status_code == 200
+
+
+def test_a_login_that_raced_a_password_change_is_refused(viewer):
+    """The password was verified, then changed before the session was created."""
+    from accounts import services
+    from accounts.exceptions import BadCredentials
+
+    verified = User.objects.get(pk=viewer.pk)
+    changed = User.objects.get(pk=viewer.pk)
+    changed.set_password("changed meanwhile 77")
+    changed.save()
+    with pytest.raises(BadCredentials):
+        services.session_start(user=verified, requested_scopes=None, client_ip=None)
+
+
+def test_access_tokens_end_with_the_session(viewer, settings):
+    import jwt
+
+    settings.MCP_AUTH = {
+        **settings.MCP_AUTH,
+        "SESSION_MAX_AGE": timedelta(minutes=5),
+    }
+    tokens = login_tokens(viewer)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["exp"] <= viewer.login_sessions.get().expires_at.timestamp()

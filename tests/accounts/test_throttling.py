@@ -1,3 +1,6 @@
+import time
+from datetime import timedelta
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -46,16 +49,18 @@ def test_lockout_per_client_address(api_client, alice):
 @override_settings(
     MCP_AUTH={
         **settings.MCP_AUTH,
-        "LOGIN_FAILURE_WINDOW": __import__("datetime").timedelta(seconds=1),
+        # Whole seconds: the database cache stores expiry times to the second.
+        "LOGIN_FAILURE_WINDOW": timedelta(seconds=4),
     }
 )
 def test_lockout_ends_when_the_window_passes(api_client, alice):
-    import time
-
+    started = time.monotonic()
     for _ in range(LIMIT):
         login(api_client, "alice", "wrong")
-    assert login(api_client, "alice", PASSWORD).status_code == 429
-    time.sleep(2.1)
+    locked = login(api_client, "alice", PASSWORD)
+    assert locked.status_code == 429
+    assert int(locked["Retry-After"]) <= 4
+    time.sleep(max(0, started + 5.2 - time.monotonic()))
     assert login(api_client, "alice", PASSWORD).status_code == 200
 
 
@@ -93,3 +98,61 @@ def test_forwarded_for_counts_behind_a_trusted_proxy(api_client, alice):
     assert (
         login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 200
     )
+
+
+def test_parallel_guesses_cannot_pass_the_limit(live_server, alice):
+    """Attempts are counted before Argon2 runs, so a burst gets LIMIT tries, not more."""
+    import threading
+
+    import requests
+
+    statuses = []
+    barrier = threading.Barrier(12)
+
+    def guess(n):
+        barrier.wait()
+        response = requests.post(
+            f"{live_server.url}{LOGIN}",
+            data={"username": "alice", "password": f"guess {n}"},
+            timeout=60,
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses.count(401) <= LIMIT
+    assert statuses.count(429) >= 12 - LIMIT
+
+
+def test_ipv6_clients_are_counted_per_64(api_client, alice):
+    for attempt in range(LIMIT):
+        login(api_client, f"ghost{attempt}", "wrong", REMOTE_ADDR=f"2001:db8:1:2::{attempt + 1}")
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="2001:db8:1:2::ffff").status_code == 429
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="2001:db8:1:3::1").status_code == 200
+
+
+def test_admin_login_page_is_throttled_too(client, alice):
+    from accounts.models import Role
+
+    alice.role = Role.objects.get(name="admin")
+    alice.save()
+    for _ in range(LIMIT):
+        page = client.post("/admin/login/", {"username": "alice", "password": "wrong"})
+        assert page.status_code == 200  # the form again, with an error
+    # The right password is refused too until the window passes.
+    page = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
+    assert page.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_page_lets_the_right_password_in(client, alice):
+    from accounts.models import Role
+
+    alice.role = Role.objects.get(name="admin")
+    alice.save()
+    page = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
+    assert page.status_code == 302
+    assert client.session["_auth_user_id"] == str(alice.pk)

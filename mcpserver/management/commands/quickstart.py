@@ -55,6 +55,14 @@ class Command(BaseCommand):
                 "python manage.py changepassword admin"
             )
             return
+        if User.objects.filter(username="admin").exists():
+            self.stdout.write(
+                self.style.WARNING(
+                    "A user named admin exists but is inactive or not an admin. Create an "
+                    "admin with: python manage.py create_user NAME --role admin"
+                )
+            )
+            return
         password = secrets.token_urlsafe(18)
         services.user_create(username="admin", password=password, role_name="admin")
         self.stdout.write(
