@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
+from django.utils import timezone
 
 from accounts import services
-from accounts.forms import RoleForm, UserChangeForm, UserCreationForm
-from accounts.models import LoginSession, Role, User
+from accounts.forms import ApiKeyCreationForm, RoleForm, UserChangeForm, UserCreationForm
+from accounts.models import ApiKey, LoginSession, Role, User
 
 
 @admin.register(Role)
@@ -95,3 +96,92 @@ class LoginSessionAdmin(admin.ModelAdmin):
             reason=LoginSession.RevokeReason.ADMIN,
         )
         self.message_user(request, "The selected logins were revoked.", messages.SUCCESS)
+
+
+class ApiKeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return ApiKey.State.choices
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == ApiKey.State.REVOKED:
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == ApiKey.State.EXPIRED:
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == ApiKey.State.ACTIVE:
+            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "identifier",
+        "user",
+        "scope_list",
+        "state",
+        "last_used_at",
+        "expires_at",
+    ]
+    list_filter = [ApiKeyStateFilter, "user__role"]
+    list_select_related = ["user"]
+    search_fields = ["name", "identifier", "user__username"]
+    readonly_fields = [
+        "user",
+        "name",
+        "identifier",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Keys are immutable once made: revoke and create another.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoke instead: a revoked key stays on record
+
+    @admin.display(description="Scopes")
+    def scope_list(self, api_key: ApiKey) -> str:
+        return ", ".join(api_key.scopes)
+
+    @admin.display(description="State")
+    def state(self, api_key: ApiKey) -> str:
+        return api_key.state
+
+    def save_model(self, request, obj, form, change):
+        # Creation goes through the service, which makes the secret; the
+        # form has already checked the scopes against the owner's role.
+        api_key, secret = services.api_key_create(
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+        )
+        obj.pk = api_key.pk
+        self.message_user(
+            request, f"The new key, shown once: copy it now: {secret}", messages.WARNING
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+        self.message_user(request, "The selected keys no longer work.", messages.SUCCESS)

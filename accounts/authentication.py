@@ -35,6 +35,10 @@ class TokenPrincipal(TokenUser):
     def session_id(self) -> str | None:
         return self.token.get("sid")
 
+    @property
+    def expires_at(self) -> float | None:
+        return self.token.get("exp")
+
 
 class BearerTokenAuthentication(JWTStatelessUserAuthentication):
     www_authenticate_realm = "mcp"
@@ -53,6 +57,8 @@ class BearerTokenAuthentication(JWTStatelessUserAuthentication):
         if scheme.lower() != BEARER:
             return None
         credentials = credentials.strip()
+        if credentials.startswith(b"mcp_"):
+            return None  # an API key: ApiKeyAuthentication's business
         if not credentials or b" " in credentials:
             raise InvalidToken("Authorization header must be 'Bearer <token>'")
         return credentials

@@ -25,6 +25,14 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a client is told to wait when the revocation store is down.
     "UNAVAILABLE_RETRY_AFTER": 5,
     "CACHE_ALIAS": "default",
+    # Failed API-key attempts per client address within the window: then 429.
+    "API_KEY_FAILURE_LIMIT": 20,
+    "API_KEY_FAILURE_WINDOW": timedelta(minutes=5),
+    # Seconds a key lookup is kept in the shared cache. Revocation and owner
+    # changes invalidate it at once; this only bounds staleness of last resort.
+    "API_KEY_CACHE_TTL": 300,
+    # last_used_at is written at most this often per key.
+    "API_KEY_LAST_USED_INTERVAL": 60,
 }
 
 

@@ -24,6 +24,12 @@ class TokenRevoked(InvalidToken):
     default_detail = "Token has been revoked"
 
 
+class InvalidApiKey(InvalidToken):
+    """One body for malformed, unknown, revoked and expired keys."""
+
+    default_detail = "Invalid API key"
+
+
 class BadCredentials(exceptions.AuthenticationFailed):
     """Login failure: one body for unknown user, wrong password and inactive user."""
 

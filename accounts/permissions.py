@@ -1,4 +1,4 @@
-"""One permission class for every endpoint: the scopes a view asks for.
+"""Permissions. One class for every endpoint: the scopes a view asks for.
 
     class RepositoryList(APIView):
         required_scopes = [scopes.SEARCH_CODE]            # all of these
@@ -28,3 +28,12 @@ class HasScopes(BasePermission):
         if any_of and not granted.intersection(any_of):
             raise InsufficientScope(any_of, any_of=True)
         return True
+
+
+class IsUserToken(BasePermission):
+    """For what only a person may do (manage keys, log out): a JWT, not an API key."""
+
+    message = "This needs a user's access token (log in), not an API key."
+
+    def has_permission(self, request, view) -> bool:
+        return getattr(request.user, "auth_method", None) == "jwt"

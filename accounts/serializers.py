@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.scopes import MAX_SCOPE_STRING_LENGTH
+from accounts.scopes import MAX_SCOPE_STRING_LENGTH, ordered
 
 
 class LoginSerializer(serializers.Serializer):
@@ -45,10 +45,61 @@ class PrincipalSerializer(serializers.Serializer):
     username = serializers.CharField()
     role = serializers.CharField()
     scopes = serializers.ListField(child=serializers.CharField())
-    auth_method = serializers.ChoiceField(choices=["jwt"])
+    auth_method = serializers.ChoiceField(choices=["jwt", "api_key"])
     expires_at = serializers.DateTimeField(allow_null=True)
-    session_id = serializers.CharField(allow_null=True)
+    session_id = serializers.CharField(allow_null=True, help_text="The login, for a JWT.")
+    api_key = serializers.CharField(allow_null=True, help_text="The key's identifier, for a key.")
 
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class ApiKeySerializer(serializers.Serializer):
+    """A key as it is listed: never the secret."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    identifier = serializers.CharField(help_text="The key's first characters.")
+    owner = serializers.CharField(source="user.username")
+    scopes = serializers.ListField(child=serializers.CharField())
+    effective_scopes = serializers.SerializerMethodField(
+        help_text="What the key may do now: its scopes within the owner's current role."
+    )
+    state = serializers.ChoiceField(choices=["active", "expired", "revoked"])
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    def get_effective_scopes(self, api_key) -> list[str]:
+        return ordered(api_key.effective_scopes())
+
+
+class NewApiKeySerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The secret. Shown once: store it now.")
+
+
+class ScopeListField(serializers.ListField):
+    """A list of scope names, or one space-separated string of them."""
+
+    child = serializers.CharField(max_length=64)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.split()
+        return super().to_internal_value(data)
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = ScopeListField(max_length=32, help_text="Scopes or aliases; at least one.")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_in_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=3650, help_text="Instead of expires_at."
+    )
+
+    def validate(self, attrs):
+        if attrs.get("expires_at") and attrs.get("expires_in_days"):
+            raise serializers.ValidationError("Give expires_at or expires_in_days, not both.")
+        return attrs

@@ -6,13 +6,15 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import password_validation
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
-from accounts import revocation
+from accounts import apikeys, revocation
 from accounts.conf import auth_settings
 from accounts.exceptions import (
     BadCredentials,
@@ -21,8 +23,14 @@ from accounts.exceptions import (
     TokenExpired,
     TokenRevoked,
 )
-from accounts.models import LoginSession, Role, User
-from accounts.scopes import UnknownScopeError, expand_scopes, parse_scope_string, scope_string
+from accounts.models import ApiKey, LoginSession, Role, User
+from accounts.scopes import (
+    UnknownScopeError,
+    expand_scopes,
+    ordered,
+    parse_scope_string,
+    scope_string,
+)
 from accounts.tokens import AccessToken, RefreshToken
 
 RevokeReason = LoginSession.RevokeReason
@@ -225,3 +233,61 @@ def users_revoke_access_tokens(*, user_ids: Iterable[int | str]) -> None:
                 user_ids=user_ids, moment=time.time()
             )
         )
+
+
+# --- API keys ----------------------------------------------------------------------
+
+
+def api_key_check(
+    *, user: User, scopes: Iterable[str], expires_at: datetime | None
+) -> frozenset[str]:
+    """The key's scopes, expanded; they must lie within what the owner's role grants now.
+
+    Raises InvalidScope, or ValidationError for an expiry in the past.
+    """
+    try:
+        wanted = expand_scopes(scopes)
+    except UnknownScopeError as exc:
+        raise InvalidScope(str(exc)) from exc
+    if not wanted:
+        raise InvalidScope("Name at least one scope for the key.")
+    refused = wanted - user.scopes
+    if refused:
+        raise InvalidScope("Scope not granted to the key's owner: " + scope_string(refused))
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": ["The expiry must be in the future."]})
+    return wanted
+
+
+def api_key_create(
+    *, user: User, name: str, scopes: Iterable[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for `user`; returns the row and the secret, which is never stored."""
+    wanted = api_key_check(user=user, scopes=scopes, expires_at=expires_at)
+    new_key = apikeys.generate()
+    api_key = ApiKey.objects.create(
+        user=user,
+        name=name,
+        identifier=new_key.identifier,
+        key_hash=new_key.digest,
+        scopes=ordered(wanted),
+        expires_at=expires_at,
+    )
+    return api_key, new_key.secret
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revoke now; every process refuses the key once this returns."""
+    if api_key.revoked_at is None:
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        api_key.refresh_from_db(fields=["revoked_at"])
+    apikeys.forget([api_key.key_hash])
+
+
+def api_keys_forget_for_users(*, user_ids: Iterable[int | str]) -> None:
+    """The owners changed (role, scopes, activity): drop their cached key grants."""
+    apikeys.forget(
+        ApiKey.objects.filter(user_id__in=list(user_ids)).values_list("key_hash", flat=True)
+    )

@@ -6,6 +6,10 @@ compare and revoke:
 - role changed: access tokens (refresh recomputes scopes from the new role);
 - a role's scopes changed: access tokens of everyone holding the role;
 - user deleted: access tokens (sessions go with the row).
+
+API keys are looked up through the shared cache: any change to a key, or to
+its owner's activity, role or role scopes, drops the cached lookups.
+A password change does not touch API keys: they are separate credentials.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from django.db.models import DEFERRED
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts import services
-from accounts.models import LoginSession, Role, User
+from accounts import apikeys, services
+from accounts.models import ApiKey, LoginSession, Role, User
 
 WATCHED_USER_FIELDS = ("password", "is_active", "role_id")
 
@@ -45,6 +49,8 @@ def user_security_change(sender, instance: User, created: bool, **kwargs) -> Non
         )
     elif _changed(before, instance, "role_id"):
         services.users_revoke_access_tokens(user_ids=[instance.pk])
+    if _changed(before, instance, "is_active") or _changed(before, instance, "role_id"):
+        services.api_keys_forget_for_users(user_ids=[instance.pk])
     before.update({field: getattr(instance, field) for field in WATCHED_USER_FIELDS})
 
 
@@ -60,5 +66,15 @@ def role_scopes_change(sender, instance: Role, created: bool, **kwargs) -> None:
     if created or before is None or before == current:
         instance._loaded_scopes = current
         return
-    services.users_revoke_access_tokens(user_ids=list(instance.users.values_list("pk", flat=True)))
+    user_ids = list(instance.users.values_list("pk", flat=True))
+    services.users_revoke_access_tokens(user_ids=user_ids)
+    services.api_keys_forget_for_users(user_ids=user_ids)
     instance._loaded_scopes = current
+
+
+@receiver(post_save, sender=ApiKey, dispatch_uid="accounts.api_key_saved")
+@receiver(post_delete, sender=ApiKey, dispatch_uid="accounts.api_key_deleted")
+def api_key_changed(sender, instance: ApiKey, created: bool = False, **kwargs) -> None:
+    # Also covers keys deleted along with their owner. A new key has nothing cached.
+    if not created:
+        apikeys.forget([instance.key_hash])

@@ -37,14 +37,14 @@ def client_ip(request) -> str | None:
         return None
 
 
-def _address_bucket(request) -> str | None:
+def _address_bucket(request, kind: str = "login-attempts") -> str | None:
     address = client_ip(request)
     if address is None:
         return None  # no usable address: the username bucket still applies
     parsed = ipaddress.ip_address(address)
     if parsed.version == 6 and not parsed.ipv4_mapped:
         address = str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return f"auth:login-attempts:ip:{address}"
+    return f"auth:{kind}:ip:{address}"
 
 
 def _username_bucket(username: str) -> str:
@@ -54,6 +54,26 @@ def _username_bucket(username: str) -> str:
 
 def _cache():
     return caches[auth_settings.CACHE_ALIAS]
+
+
+def _increment(cache, bucket: str, window: float) -> tuple[int, int]:
+    """Add one to a counter that lives for `window` seconds from its first use.
+
+    Returns the new count and the seconds left in the window.
+    """
+    now = time.time()
+    cache.add(f"{bucket}:since", now, math.ceil(window))
+    since = cache.get(f"{bucket}:since", now)
+    remaining = max(1, math.ceil(since + window - now))
+    cache.add(bucket, 0, remaining)
+    try:
+        count = cache.incr(bucket)
+    except ValueError:  # expired between add and incr
+        cache.set(bucket, 1, remaining)
+        count = 1
+    # incr keeps the expiry on Redis but not on the database cache.
+    cache.touch(bucket, remaining)
+    return count, remaining
 
 
 def register_attempt(request, username: str) -> None:
@@ -68,24 +88,36 @@ def register_attempt(request, username: str) -> None:
     waits = []
     try:
         for bucket in filter(None, buckets):
-            now = time.time()
-            cache.add(f"{bucket}:since", now, math.ceil(window))
-            since = cache.get(f"{bucket}:since", now)
-            remaining = max(1, math.ceil(since + window - now))
-            cache.add(bucket, 0, remaining)
-            try:
-                count = cache.incr(bucket)
-            except ValueError:  # expired between add and incr
-                cache.set(bucket, 1, remaining)
-                count = 1
-            # incr keeps the expiry on Redis but not on the database cache.
-            cache.touch(bucket, remaining)
+            count, remaining = _increment(cache, bucket, window)
             if count > auth_settings.LOGIN_FAILURE_LIMIT:
                 waits.append(remaining)
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
     if waits:
         raise LoginLocked(wait=max(waits))
+
+
+def api_key_failure_bucket(request) -> str | None:
+    return _address_bucket(request, kind="api-key-failures")
+
+
+def api_key_lockout(count: int | None, since: float | None) -> LoginLocked | None:
+    """The refusal for an address whose failed API-key attempts reached the limit."""
+    if not count or count < auth_settings.API_KEY_FAILURE_LIMIT:
+        return None
+    window = auth_settings.API_KEY_FAILURE_WINDOW.total_seconds()
+    wait = max(1, math.ceil((since or time.time()) + window - time.time()))
+    return LoginLocked(detail="Too many invalid API keys from this address.", wait=wait)
+
+
+def record_api_key_failure(request) -> None:
+    bucket = api_key_failure_bucket(request)
+    if bucket is None:
+        return
+    try:
+        _increment(_cache(), bucket, auth_settings.API_KEY_FAILURE_WINDOW.total_seconds())
+    except Exception as exc:
+        raise RevocationStoreUnavailable() from exc
 
 
 def register_success(request, username: str) -> None:

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services, throttling
 from accounts.authentication import BearerTokenAuthentication
 from accounts.exceptions import BadCredentials, InvalidToken
+from accounts.permissions import HasScopes, IsUserToken
 from accounts.scopes import ordered
 from accounts.serializers import (
     ErrorSerializer,
@@ -88,6 +89,9 @@ class RefreshView(TokenEndpoint):
 
 
 class LogoutView(APIView):
+    # Logging out ends a login; API keys are revoked with DELETE /api/keys/{id}.
+    permission_classes = [HasScopes, IsUserToken]
+
     @extend_schema(
         request=LogoutSerializer, responses={204: None, 401: ErrorSerializer}, tags=["auth"]
     )
@@ -102,6 +106,8 @@ class LogoutView(APIView):
 
 
 class LogoutAllView(APIView):
+    permission_classes = [HasScopes, IsUserToken]
+
     @extend_schema(request=None, responses={204: None, 401: ErrorSerializer}, tags=["auth"])
     def post(self, request):
         services.user_revoke_all_tokens(
@@ -116,14 +122,17 @@ class MeView(APIView):
         user = selectors.user_get(user_id=request.user.id)
         if user is None or not user.is_active:
             raise InvalidToken()
-        expires = request.auth.get("exp")
+        principal = request.user
+        expires = principal.expires_at
+        grant = principal.grant if principal.auth_method == "api_key" else None
         data = {
             "id": str(user.pk),
             "username": user.username,
             "role": user.role.name,
-            "scopes": ordered(request.user.scopes),
-            "auth_method": request.user.auth_method,
+            "scopes": ordered(principal.scopes),
+            "auth_method": principal.auth_method,
             "expires_at": datetime.fromtimestamp(expires, tz=UTC) if expires else None,
-            "session_id": request.user.session_id,
+            "session_id": principal.session_id,
+            "api_key": grant.identifier if grant else None,
         }
         return Response(PrincipalSerializer(data).data)

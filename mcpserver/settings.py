@@ -221,6 +221,10 @@ MCP_AUTH = {
     "LOGIN_FAILURE_WINDOW": timedelta(
         seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
     ),
+    "API_KEY_FAILURE_LIMIT": env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1),
+    "API_KEY_FAILURE_WINDOW": timedelta(
+        seconds=env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300, minimum=1)
+    ),
 }
 
 # --- REST framework -------------------------------------------------------------------
@@ -229,7 +233,10 @@ MCP_AUTH = {
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.key_authentication.ApiKeyAuthentication",
+        "accounts.authentication.BearerTokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasScopes"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [

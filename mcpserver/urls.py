@@ -7,6 +7,7 @@ from mcpserver.views import HealthView
 urlpatterns = [
     path("auth/", include("accounts.urls")),
     path("api/health", HealthView.as_view(), name="health"),
+    path("api/", include("accounts.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

@@ -37,3 +37,9 @@ def login_tokens(user: User, *, scopes: frozenset[str] | None = None) -> dict:
     """The token response of a login, without going through Argon2."""
     issued = services.session_start(user=user, requested_scopes=scopes, client_ip="127.0.0.1")
     return issued.as_response()
+
+
+def api_key_for(user: User, scopes=("mcp:search:code",), **kwargs) -> str:
+    """A new API key's secret for `user`."""
+    _, secret = services.api_key_create(user=user, name="test key", scopes=scopes, **kwargs)
+    return secret

@@ -4,6 +4,8 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mcpserver import urls as project_urls
+
 
 class RequiresIndexCreate(APIView):
     required_scopes = ["mcp:index:create"]
@@ -30,4 +32,5 @@ urlpatterns = [
     path("index-create", RequiresIndexCreate.as_view()),
     path("both", RequiresBoth.as_view()),
     path("any", RequiresAnyIndexScope.as_view()),
+    *project_urls.urlpatterns,
 ]

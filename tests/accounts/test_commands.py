@@ -61,3 +61,44 @@ def test_create_user_refuses_a_taken_username(monkeypatch, viewer):
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long passphrase 9\n"))
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_user", viewer.username, "--password-stdin")
+
+
+def test_create_api_key_prints_the_key_once_on_stdout(developer):
+    from accounts import apikeys
+    from accounts.models import ApiKey
+
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "create_api_key",
+        developer.username,
+        "--name",
+        "ci",
+        "--scopes",
+        "index:read",
+        "mcp:index:update",
+        "--expires-days",
+        "30",
+        stdout=out,
+        stderr=err,
+    )
+    secret = out.getvalue().strip()
+    assert apikeys.is_well_formed(secret)
+    assert secret not in err.getvalue() and secret[:12] in err.getvalue()
+    key = ApiKey.objects.get()
+    assert key.scopes == ["mcp:search:code", "mcp:index:update"]
+    assert key.expires_at is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nobody", "--name", "x", "--scopes", "index:read"], "No active user"),
+        (["{user}", "--name", "x", "--scopes", "mcp:user:manage"], "not granted"),
+        (["{user}", "--name", "x", "--scopes", "bogus"], "Unknown scope"),
+        (["{user}", "--name", "x", "--scopes", "index:read", "--expires-days", "0"], "between"),
+    ],
+)
+def test_create_api_key_refuses_bad_input(developer, args, message):
+    args = [arg.format(user=developer.username) for arg in args]
+    with pytest.raises(CommandError, match=message):
+        call_command("create_api_key", *args, stdout=io.StringIO(), stderr=io.StringIO())

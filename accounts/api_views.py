@@ -1,0 +1,104 @@
+"""/api/keys: self-service API keys. Thin: parse, call a service, serialize."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.exceptions import InsufficientScope, InvalidToken
+from accounts.permissions import HasScopes, IsUserToken
+from accounts.scopes import USER_MANAGE
+from accounts.serializers import (
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    ErrorSerializer,
+    NewApiKeySerializer,
+)
+
+
+class ApiKeyPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+
+
+def _may_manage_others(request) -> bool:
+    return USER_MANAGE in request.user.scopes
+
+
+def _current_user(request):
+    user = selectors.user_get(user_id=request.user.id)
+    if user is None or not user.is_active:
+        raise InvalidToken()
+    return user
+
+
+class ApiKeyListView(APIView):
+    permission_classes = [HasScopes, IsUserToken]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "owner", str, description="A username; `*` for everyone (needs mcp:user:manage)."
+            )
+        ],
+        responses={200: ApiKeySerializer(many=True), 401: ErrorSerializer, 403: ErrorSerializer},
+        tags=["api keys"],
+    )
+    def get(self, request):
+        viewer = _current_user(request)
+        owner = request.query_params.get("owner") or viewer.username
+        if owner != viewer.username and not _may_manage_others(request):
+            raise InsufficientScope([USER_MANAGE])
+        keys = selectors.api_key_list(owner=None if owner == "*" else owner)
+        paginator = ApiKeyPagination()
+        page = paginator.paginate_queryset(keys, request, view=self)
+        return paginator.get_paginated_response(ApiKeySerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ApiKeyCreateSerializer,
+        responses={201: NewApiKeySerializer, 400: ErrorSerializer, 403: ErrorSerializer},
+        tags=["api keys"],
+    )
+    def post(self, request):
+        serializer = ApiKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        expires_at = data.get("expires_at")
+        if data.get("expires_in_days"):
+            expires_at = timezone.now() + timedelta(days=data["expires_in_days"])
+        api_key, secret = services.api_key_create(
+            user=_current_user(request),
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_at=expires_at,
+        )
+        body = ApiKeySerializer(api_key).data | {"key": secret}
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class ApiKeyDetailView(APIView):
+    permission_classes = [HasScopes, IsUserToken]
+
+    def _get_key(self, request, key_id: int):
+        keys = selectors.api_key_visible_to(
+            user_id=request.user.id, everyone=_may_manage_others(request)
+        )
+        # Someone else's key is "not found", not "forbidden": ids reveal nothing.
+        return get_object_or_404(keys, pk=key_id)
+
+    @extend_schema(responses={200: ApiKeySerializer, 404: ErrorSerializer}, tags=["api keys"])
+    def get(self, request, key_id: int):
+        return Response(ApiKeySerializer(self._get_key(request, key_id)).data)
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer}, tags=["api keys"])
+    def delete(self, request, key_id: int):
+        services.api_key_revoke(api_key=self._get_key(request, key_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

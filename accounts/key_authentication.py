@@ -1,0 +1,137 @@
+"""API-key authentication: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
+
+Order of checks, cheapest first: shape and checksum (no database, no cache),
+then one cache round trip (the cached grant, the fresh-only marker and this
+address's failure count), then the database only on a cache miss. Unknown,
+revoked and expired keys all get the same 401 body. Only the key's
+identifier is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+
+from django.db.models.functions import Now
+from rest_framework import HTTP_HEADER_ENCODING
+from rest_framework.authentication import BaseAuthentication
+
+from accounts import apikeys, throttling
+from accounts.conf import auth_settings
+from accounts.exceptions import InvalidApiKey, InvalidToken, RevocationStoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class ApiKeyPrincipal:
+    """The owner of an API key, as the key describes it (no database lookup)."""
+
+    is_authenticated = True
+    is_anonymous = False
+    auth_method = "api_key"
+    session_id = None
+
+    def __init__(self, grant: apikeys.Grant):
+        self.grant = grant
+        self.id = self.pk = str(grant.user_id)
+        self.scopes = frozenset(grant.scopes)
+        self.expires_at = grant.expires_at
+
+    def __str__(self) -> str:
+        return f"api key {self.grant.identifier}"
+
+
+def _header(request, name: str) -> str | None:
+    value = request.META.get(name)
+    if isinstance(value, bytes):
+        value = value.decode(HTTP_HEADER_ENCODING, errors="replace")
+    return value.strip() if isinstance(value, str) else None
+
+
+def presented_key(request) -> str | None:
+    """The API key in the request, if any; refuses ambiguous requests."""
+    from_header = _header(request, "HTTP_X_API_KEY")
+    authorization = _header(request, "HTTP_AUTHORIZATION") or ""
+    scheme, _, credentials = authorization.partition(" ")
+    from_bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+    if from_bearer and not apikeys.looks_like_key(from_bearer):
+        from_bearer = ""  # a JWT: BearerTokenAuthentication's business
+    if from_header is not None and authorization:
+        raise InvalidToken("Send one credential: X-API-Key or Authorization, not both")
+    return from_header if from_header is not None else (from_bearer or None)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        secret = presented_key(request)
+        if secret is None:
+            return None
+        digest = apikeys.digest_of(secret) if apikeys.is_well_formed(secret) else None
+        failure_bucket = throttling.api_key_failure_bucket(request)
+        grant = self._lookup(digest, failure_bucket)
+        now = time.time()
+        if grant is None or grant.expired(now):
+            logger.info(
+                "api key refused: %s",
+                apikeys.identifier_of(secret) if digest else "(malformed)",
+            )
+            throttling.record_api_key_failure(request)
+            raise InvalidApiKey()
+        self._note_use(grant)
+        return ApiKeyPrincipal(grant), grant
+
+    def _lookup(self, digest: str | None, failure_bucket: str | None) -> apikeys.Grant | None:
+        keys = []
+        if failure_bucket:
+            keys += [failure_bucket, f"{failure_bucket}:since"]
+        if digest:
+            keys += [apikeys.grant_cache_key(digest), apikeys.fresh_only_cache_key(digest)]
+        try:
+            found = apikeys.shared_cache().get_many(keys)
+        except Exception as exc:
+            raise RevocationStoreUnavailable() from exc
+        if failure_bucket:
+            refusal = throttling.api_key_lockout(
+                found.get(failure_bucket), found.get(f"{failure_bucket}:since")
+            )
+            if refusal is not None:
+                raise refusal
+        if digest is None:
+            return None
+        cached = found.get(apikeys.grant_cache_key(digest))
+        fresh_only = found.get(apikeys.fresh_only_cache_key(digest))
+        if cached is not None and not fresh_only:
+            return apikeys.Grant(**cached)
+        return self._load(digest, cache_it=not fresh_only)
+
+    def _load(self, digest: str, *, cache_it: bool) -> apikeys.Grant | None:
+        from accounts.models import ApiKey
+
+        row = ApiKey.objects.select_related("user__role").filter(key_hash=digest).first()
+        grant = apikeys.grant_from_row(row) if row is not None else None
+        if grant is not None and cache_it:
+            ttl = auth_settings.API_KEY_CACHE_TTL
+            if grant.expires_at is not None:
+                ttl = min(ttl, max(1, int(grant.expires_at - time.time()) + 1))
+            try:
+                apikeys.shared_cache().set(apikeys.grant_cache_key(digest), asdict(grant), ttl)
+            except Exception as exc:
+                raise RevocationStoreUnavailable() from exc
+        return grant
+
+    def _note_use(self, grant: apikeys.Grant) -> None:
+        """Write last_used_at at most once per interval per key, not on every request."""
+        from accounts.models import ApiKey
+
+        try:
+            first = apikeys.shared_cache().add(
+                f"auth:api-key-used:{grant.key_id}", 1, auth_settings.API_KEY_LAST_USED_INTERVAL
+            )
+        except Exception as exc:
+            raise RevocationStoreUnavailable() from exc
+        if first:
+            ApiKey.objects.filter(pk=grant.key_id).update(last_used_at=Now())
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="mcp"'
