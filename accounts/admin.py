@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts import services
@@ -176,9 +177,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
             expires_at=form.cleaned_data.get("expires_at"),
         )
         obj.pk = api_key.pk
-        self.message_user(
-            request, f"The new key, shown once: copy it now: {secret}", messages.WARNING
+        request.new_api_key = (api_key, secret)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Shown on a page of its own, never in a message: Django keeps messages
+        # in a cookie, and a key must not travel in Set-Cookie.
+        api_key, secret = request.new_api_key
+        response = TemplateResponse(
+            request,
+            "admin/accounts/apikey/created.html",
+            {**self.admin_site.each_context(request), "api_key": api_key, "secret": secret},
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke selected API keys")
     def revoke(self, request, queryset):

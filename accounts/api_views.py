@@ -25,7 +25,7 @@ from accounts.serializers import (
 
 
 class ApiKeyPagination(CursorPagination):
-    ordering = "-created_at"
+    ordering = ("-created_at", "-id")
     page_size = 50
 
 
@@ -79,6 +79,7 @@ class ApiKeyListView(APIView):
             name=data["name"],
             scopes=data["scopes"],
             expires_at=expires_at,
+            within=request.user.scopes,
         )
         body = ApiKeySerializer(api_key).data | {"key": secret}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
@@ -88,8 +89,8 @@ class ApiKeyDetailView(APIView):
     permission_classes = [HasScopes, IsUserToken]
 
     def _get_key(self, request, key_id: int):
-        keys = selectors.api_key_visible_to(
-            user_id=request.user.id, everyone=_may_manage_others(request)
+        keys = selectors.api_key_list(
+            owner_id=None if _may_manage_others(request) else request.user.id
         )
         # Someone else's key is "not found", not "forbidden": ids reveal nothing.
         return get_object_or_404(keys, pk=key_id)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.core.cache import caches
 
 from accounts.conf import auth_settings
+from accounts.exceptions import RevocationStoreUnavailable
 
 KEY_PREFIX = "mcp_"
 BODY_LENGTH = 43  # 43 base62 characters: log2(62) * 43 = 256 bits
@@ -64,10 +65,10 @@ def looks_like_key(value: str) -> bool:
 
 def is_well_formed(value: str) -> bool:
     """Shape and checksum: no database needed to refuse a made-up key."""
-    if len(value) != KEY_LENGTH or not KEY_PATTERN.match(value):
+    if not KEY_PATTERN.match(value):
         return False
     body = value[len(KEY_PREFIX) : len(KEY_PREFIX) + BODY_LENGTH]
-    return secrets.compare_digest(value[-CHECKSUM_LENGTH:], _checksum(body))
+    return value[-CHECKSUM_LENGTH:] == _checksum(body)
 
 
 def identifier_of(value: str) -> str:
@@ -130,8 +131,12 @@ def forget(digests) -> None:
     if not digests:
         return
     cache = shared_cache()
-    cache.delete_many([grant_cache_key(d) for d in digests])
-    cache.set_many(
-        {fresh_only_cache_key(d): True for d in digests},
-        auth_settings.API_KEY_CACHE_TTL + 30,
-    )
+    try:
+        # The marker first: from now on nobody caches a grant for these keys.
+        cache.set_many(
+            {fresh_only_cache_key(d): True for d in digests},
+            2 * auth_settings.API_KEY_CACHE_TTL + 30,
+        )
+        cache.delete_many([grant_cache_key(d) for d in digests])
+    except Exception as exc:
+        raise RevocationStoreUnavailable() from exc

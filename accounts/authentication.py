@@ -11,7 +11,7 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 from rest_framework_simplejwt.models import TokenUser
 
-from accounts import revocation
+from accounts import apikeys, revocation
 from accounts.exceptions import InvalidToken, TokenExpired
 from accounts.scopes import MCP_SCOPES
 from accounts.tokens import AccessToken
@@ -57,7 +57,7 @@ class BearerTokenAuthentication(JWTStatelessUserAuthentication):
         if scheme.lower() != BEARER:
             return None
         credentials = credentials.strip()
-        if credentials.startswith(b"mcp_"):
+        if apikeys.looks_like_key(credentials.decode("latin-1")):
             return None  # an API key: ApiKeyAuthentication's business
         if not credentials or b" " in credentials:
             raise InvalidToken("Authorization header must be 'Bearer <token>'")

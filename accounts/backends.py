@@ -22,11 +22,11 @@ class ThrottledModelBackend(ModelBackend):
             # No request (shell, tests) means no client to throttle.
             return super().authenticate(request, username, password, **kwargs)
         try:
-            throttling.register_attempt(request, username)
+            taken = throttling.register_attempt(request, username)
         except APIException as refusal:
             request.login_refusal = refusal
             raise PermissionDenied(str(refusal.detail)) from None
         user = super().authenticate(request, username, password, **kwargs)
         if user is not None:
-            throttling.register_success(request, username)
+            throttling.register_success(request, username, taken)
         return user

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "API_KEY_FAILURE_WINDOW": timedelta(minutes=5),
     # Seconds a key lookup is kept in the shared cache. Revocation and owner
     # changes invalidate it at once; this only bounds staleness of last resort.
-    "API_KEY_CACHE_TTL": 300,
+    "API_KEY_CACHE_TTL": 60,
     # last_used_at is written at most this often per key.
     "API_KEY_LAST_USED_INTERVAL": 60,
 }

@@ -8,10 +8,12 @@ from accounts import services
 from accounts.models import ApiKey, Role, User
 from accounts.scopes import MCP_SCOPES, SCOPE_DESCRIPTIONS
 
+SCOPE_CHOICES = [(scope, f"{scope} — {SCOPE_DESCRIPTIONS[scope]}") for scope in MCP_SCOPES]
+
 
 class RoleForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=[(scope, f"{scope} — {SCOPE_DESCRIPTIONS[scope]}") for scope in MCP_SCOPES],
+        choices=SCOPE_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Holding both mcp:user:manage and mcp:system:config lets the role's users "
@@ -37,7 +39,7 @@ class UserChangeForm(auth_forms.UserChangeForm):
 
 class ApiKeyCreationForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=[(scope, f"{scope} — {SCOPE_DESCRIPTIONS[scope]}") for scope in MCP_SCOPES],
+        choices=SCOPE_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         help_text="Must be within the owner's role. The key is shown once, after saving.",
     )

@@ -1,6 +1,6 @@
 """API-key authentication: `X-API-Key: <key>` or `Authorization: Bearer <key>`.
 
-Order of checks, cheapest first: shape and checksum (no database, no cache),
+Order of checks, cheapest first: shape and checksum (no cache, no database),
 then one cache round trip (the cached grant, the fresh-only marker and this
 address's failure count), then the database only on a cache miss. Unknown,
 revoked and expired keys all get the same 401 body. Only the key's
@@ -67,38 +67,32 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = presented_key(request)
         if secret is None:
             return None
-        digest = apikeys.digest_of(secret) if apikeys.is_well_formed(secret) else None
+        if not apikeys.is_well_formed(secret):
+            # Refused on its face: no cache, no database. Nothing to throttle,
+            # since it cost nothing.
+            logger.info("api key refused: (malformed)")
+            raise InvalidApiKey()
         failure_bucket = throttling.api_key_failure_bucket(request)
-        grant = self._lookup(digest, failure_bucket)
-        now = time.time()
-        if grant is None or grant.expired(now):
-            logger.info(
-                "api key refused: %s",
-                apikeys.identifier_of(secret) if digest else "(malformed)",
-            )
-            throttling.record_api_key_failure(request)
+        grant = self._lookup(apikeys.digest_of(secret), failure_bucket)
+        if grant is None or grant.expired(time.time()):
+            logger.info("api key refused: %s", apikeys.identifier_of(secret))
+            throttling.record_api_key_failure(request, failure_bucket)
             raise InvalidApiKey()
         self._note_use(grant)
         return ApiKeyPrincipal(grant), grant
 
-    def _lookup(self, digest: str | None, failure_bucket: str | None) -> apikeys.Grant | None:
-        keys = []
+    def _lookup(self, digest: str, failure_bucket: str | None) -> apikeys.Grant | None:
+        keys = [apikeys.grant_cache_key(digest), apikeys.fresh_only_cache_key(digest)]
         if failure_bucket:
-            keys += [failure_bucket, f"{failure_bucket}:since"]
-        if digest:
-            keys += [apikeys.grant_cache_key(digest), apikeys.fresh_only_cache_key(digest)]
+            keys += throttling.api_key_lockout_keys(failure_bucket)
         try:
             found = apikeys.shared_cache().get_many(keys)
         except Exception as exc:
             raise RevocationStoreUnavailable() from exc
         if failure_bucket:
-            refusal = throttling.api_key_lockout(
-                found.get(failure_bucket), found.get(f"{failure_bucket}:since")
-            )
+            refusal = throttling.api_key_lockout(found, failure_bucket)
             if refusal is not None:
                 raise refusal
-        if digest is None:
-            return None
         cached = found.get(apikeys.grant_cache_key(digest))
         fresh_only = found.get(apikeys.fresh_only_cache_key(digest))
         if cached is not None and not fresh_only:

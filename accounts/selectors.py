@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from accounts.models import ApiKey, User
 
 
@@ -14,12 +12,11 @@ def user_get(*, user_id: int | str) -> User | None:
         return None
 
 
-def api_key_list(*, owner: str | None) -> QuerySet[ApiKey]:
-    """Keys of the user named `owner`, or everyone's when owner is None."""
+def api_key_list(*, owner: str | None = None, owner_id: int | str | None = None):
+    """Keys of one user (by username or id), or everyone's when neither is given."""
     keys = ApiKey.objects.select_related("user__role")
-    return keys if owner is None else keys.filter(user__username=owner)
-
-
-def api_key_visible_to(*, user_id: int | str, everyone: bool) -> QuerySet[ApiKey]:
-    keys = ApiKey.objects.select_related("user__role")
-    return keys if everyone else keys.filter(user_id=int(user_id))
+    if owner is not None:
+        keys = keys.filter(user__username=owner)
+    if owner_id is not None:
+        keys = keys.filter(user_id=int(owner_id))
+    return keys

@@ -239,9 +239,15 @@ def users_revoke_access_tokens(*, user_ids: Iterable[int | str]) -> None:
 
 
 def api_key_check(
-    *, user: User, scopes: Iterable[str], expires_at: datetime | None
+    *,
+    user: User,
+    scopes: Iterable[str],
+    expires_at: datetime | None,
+    within: frozenset[str] | None = None,
 ) -> frozenset[str]:
-    """The key's scopes, expanded; they must lie within what the owner's role grants now.
+    """The key's scopes, expanded; they must lie within what the owner's role grants
+    now, and within `within` (the scopes of the token asking, when a token asks:
+    a login narrowed to search must not mint a key that can index).
 
     Raises InvalidScope, or ValidationError for an expiry in the past.
     """
@@ -254,16 +260,25 @@ def api_key_check(
     refused = wanted - user.scopes
     if refused:
         raise InvalidScope("Scope not granted to the key's owner: " + scope_string(refused))
+    if within is not None and wanted - within:
+        raise InvalidScope(
+            "Scope not in the token making the key: " + scope_string(wanted - within)
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": ["The expiry must be in the future."]})
     return wanted
 
 
 def api_key_create(
-    *, user: User, name: str, scopes: Iterable[str], expires_at: datetime | None = None
+    *,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: datetime | None = None,
+    within: frozenset[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for `user`; returns the row and the secret, which is never stored."""
-    wanted = api_key_check(user=user, scopes=scopes, expires_at=expires_at)
+    wanted = api_key_check(user=user, scopes=scopes, expires_at=expires_at, within=within)
     new_key = apikeys.generate()
     api_key = ApiKey.objects.create(
         user=user,
@@ -277,13 +292,17 @@ def api_key_create(
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
-    """Revoke now; every process refuses the key once this returns."""
-    if api_key.revoked_at is None:
+    """Revoke now; every process refuses the key once this returns.
+
+    The cache is told inside the transaction: if it cannot be reached the
+    revocation rolls back and the caller sees a 503, never a half-done revoke.
+    Lookups between the two steps go to the database and cache nothing.
+    """
+    with transaction.atomic():
         ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
-        api_key.refresh_from_db(fields=["revoked_at"])
-    apikeys.forget([api_key.key_hash])
+        apikeys.forget([api_key.key_hash])
 
 
 def api_keys_forget_for_users(*, user_ids: Iterable[int | str]) -> None:

@@ -4,9 +4,10 @@ A username, and a client address, each get LOGIN_FAILURE_LIMIT failures per
 LOGIN_FAILURE_WINDOW. Past that every login for them is refused with 429 and
 Retry-After, even with the right password, until the window has passed.
 
-The attempt is counted *before* the password is checked (an atomic INCR on
-Redis), so a burst of parallel guesses cannot slip past the limit while
-Argon2 runs; a success gives its count back. The client address is
+The attempt is counted *before* the password is checked, with atomic
+operations on Redis and on the database cache alike, so a burst of parallel
+guesses cannot slip past the limit while Argon2 runs; a success gives its
+count back. The client address is
 REMOTE_ADDR, or X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies
 (DRF's NUM_PROXIES logic); IPv6 clients are counted per /64, since one
 client usually owns the whole /64.
@@ -56,83 +57,107 @@ def _cache():
     return caches[auth_settings.CACHE_ALIAS]
 
 
-def _increment(cache, bucket: str, window: float) -> tuple[int, int]:
-    """Add one to a counter that lives for `window` seconds from its first use.
+def _take_slot(cache, bucket: str, window: float, limit: int) -> tuple[int | None, int]:
+    """Take one of `limit` numbered slots that live for `window` seconds from first use.
 
-    Returns the new count and the seconds left in the window.
+    Each slot is taken with cache.add, which is atomic on Redis (SET NX) and on
+    the database cache (a unique insert) alike, so parallel requests can never
+    take more than `limit` slots between them. Returns the slot (None when all
+    are taken) and the seconds left in the window. `:next` is only a hint of
+    where to start looking.
     """
     now = time.time()
     cache.add(f"{bucket}:since", now, math.ceil(window))
     since = cache.get(f"{bucket}:since", now)
     remaining = max(1, math.ceil(since + window - now))
-    cache.add(bucket, 0, remaining)
-    try:
-        count = cache.incr(bucket)
-    except ValueError:  # expired between add and incr
-        cache.set(bucket, 1, remaining)
-        count = 1
-    # incr keeps the expiry on Redis but not on the database cache.
-    cache.touch(bucket, remaining)
-    return count, remaining
+    start = min(max(1, cache.get(f"{bucket}:next") or 1), limit + 1)
+    for slot in range(start, limit + 1):
+        if cache.add(f"{bucket}:{slot}", True, remaining):
+            cache.set(f"{bucket}:next", slot + 1, remaining)
+            return slot, remaining
+    return None, remaining
 
 
-def register_attempt(request, username: str) -> None:
+def _slot_keys(bucket: str, limit: int) -> list[str]:
+    return [f"{bucket}:{slot}" for slot in range(1, limit + 1)] + [f"{bucket}:next"]
+
+
+def register_attempt(request, username: str) -> dict[str, int]:
     """Count a login attempt; raise LoginLocked if it is one too many.
 
-    Raises RevocationStoreUnavailable if the cache does not answer: without
-    counters there is no brute-force protection, so fail closed.
+    Returns the slots taken, for register_success. Raises
+    RevocationStoreUnavailable if the cache does not answer: without counters
+    there is no brute-force protection, so fail closed.
     """
     cache = _cache()
     window = auth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+    limit = auth_settings.LOGIN_FAILURE_LIMIT
     buckets = [_username_bucket(username), _address_bucket(request)]
-    waits = []
+    taken, waits = {}, []
     try:
         for bucket in filter(None, buckets):
-            count, remaining = _increment(cache, bucket, window)
-            if count > auth_settings.LOGIN_FAILURE_LIMIT:
+            slot, remaining = _take_slot(cache, bucket, window, limit)
+            if slot is None:
                 waits.append(remaining)
+            else:
+                taken[bucket] = slot
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
     if waits:
         raise LoginLocked(wait=max(waits))
+    return taken
+
+
+def register_success(request, username: str, taken: dict[str, int]) -> None:
+    """A right password: forget the username's failures, give the address its slot back."""
+    cache = _cache()
+    limit = auth_settings.LOGIN_FAILURE_LIMIT
+    try:
+        user_bucket = _username_bucket(username)
+        cache.delete_many([*_slot_keys(user_bucket, limit), f"{user_bucket}:since"])
+        address_bucket = _address_bucket(request)
+        if address_bucket in taken:
+            slot = taken[address_bucket]
+            cache.delete(f"{address_bucket}:{slot}")
+            cache.set(
+                f"{address_bucket}:next",
+                slot,
+                max(1, math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())),
+            )
+    except Exception as exc:
+        # Only bookkeeping is lost (a count stays a little high): not worth
+        # failing a login that has already been verified.
+        logger.warning("login throttle: could not clear counters: %s", type(exc).__name__)
 
 
 def api_key_failure_bucket(request) -> str | None:
     return _address_bucket(request, kind="api-key-failures")
 
 
-def api_key_lockout(count: int | None, since: float | None) -> LoginLocked | None:
-    """The refusal for an address whose failed API-key attempts reached the limit."""
-    if not count or count < auth_settings.API_KEY_FAILURE_LIMIT:
+def api_key_lockout_keys(bucket: str) -> list[str]:
+    """What to read (in the authentication's one round trip) to know the lockout."""
+    return [f"{bucket}:{auth_settings.API_KEY_FAILURE_LIMIT}", f"{bucket}:since"]
+
+
+def api_key_lockout(found: dict, bucket: str) -> LoginLocked | None:
+    """The refusal for an address whose failed API-key attempts used up every slot."""
+    last_slot, since_key = api_key_lockout_keys(bucket)
+    if not found.get(last_slot):
         return None
     window = auth_settings.API_KEY_FAILURE_WINDOW.total_seconds()
-    wait = max(1, math.ceil((since or time.time()) + window - time.time()))
+    wait = max(1, math.ceil(found.get(since_key, time.time()) + window - time.time()))
     return LoginLocked(detail="Too many invalid API keys from this address.", wait=wait)
 
 
-def record_api_key_failure(request) -> None:
-    bucket = api_key_failure_bucket(request)
+def record_api_key_failure(request, bucket: str | None) -> None:
     if bucket is None:
         return
     try:
-        _increment(_cache(), bucket, auth_settings.API_KEY_FAILURE_WINDOW.total_seconds())
+        _take_slot(
+            _cache(),
+            bucket,
+            auth_settings.API_KEY_FAILURE_WINDOW.total_seconds(),
+            auth_settings.API_KEY_FAILURE_LIMIT,
+        )
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
-
-
-def register_success(request, username: str) -> None:
-    """A right password: forget the username's failures, give the address its attempt back."""
-    cache = _cache()
-    try:
-        user_bucket = _username_bucket(username)
-        cache.delete_many([user_bucket, f"{user_bucket}:since"])
-        address_bucket = _address_bucket(request)
-        if address_bucket is not None:
-            try:
-                cache.decr(address_bucket)
-            except ValueError:
-                pass  # the window ended meanwhile
-    except Exception as exc:
-        # Only bookkeeping is lost (a count stays a little high): not worth
-        # failing a login that has already been verified.
-        logger.warning("login throttle: could not clear counters: %s", type(exc).__name__)

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         if expires_days is not None and not 1 <= expires_days <= 3650:
             raise CommandError("--expires-days must be between 1 and 3650.")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
-        scope_names = [name for value in scopes for name in value.replace(",", " ").split()]
+        scope_names = [scope for value in scopes for scope in value.replace(",", " ").split()]
         try:
             api_key, secret = services.api_key_create(
                 user=user, name=name, scopes=scope_names, expires_at=expires_at
