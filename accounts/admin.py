@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 
-from accounts import services
+from accounts import services, signing
 from accounts.forms import ApiKeyCreationForm, RoleForm, UserChangeForm, UserCreationForm
-from accounts.models import ApiKey, LoginSession, Role, User
+from accounts.models import ApiKey, LoginSession, Role, SigningKey, User
 
 
 @admin.register(Role)
@@ -196,3 +200,69 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
         self.message_user(request, "The selected keys no longer work.", messages.SUCCESS)
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Read-only: keys are made and retired by rotation (here or by manage.py)."""
+
+    list_display = [
+        "kid",
+        "algorithm",
+        "state",
+        "source",
+        "created_at",
+        "activated_at",
+        "demoted_at",
+        "retired_at",
+        "tokens_alive",
+    ]
+    list_filter = ["state", "algorithm"]
+    search_fields = ["kid"]
+    fields = [*list_display[:-1], "public_key"]
+    readonly_fields = fields
+    change_list_template = "admin/accounts/signingkey/change_list.html"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Tokens may be alive", boolean=True)
+    def tokens_alive(self, key: SigningKey) -> bool:
+        return key.tokens_may_be_alive()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "signing_algorithms": signing.ALGORITHMS,
+            "default_algorithm": settings.JWT_ALGORITHM,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        rotate = self.admin_site.admin_view(self.rotate_view)
+        return [
+            path("rotate/", rotate, name="accounts_signingkey_rotate"),
+            *super().get_urls(),
+        ]
+
+    def rotate_view(self, request):
+        if request.method != "POST" or not self.has_view_permission(request):
+            return HttpResponseNotAllowed(["POST"])
+        algorithm = request.POST.get("algorithm", settings.JWT_ALGORITHM)
+        if algorithm not in signing.ALGORITHMS:
+            self.message_user(request, f"Unknown algorithm {algorithm!r}.", messages.ERROR)
+        else:
+            key = services.signing_key_rotate(algorithm=algorithm)
+            self.message_user(
+                request,
+                f"Signing with {key.kid} ({key.algorithm}) from now on; the previous key "
+                "verifies its tokens until it is retired.",
+                messages.SUCCESS,
+            )
+        return redirect("admin:accounts_signingkey_changelist")

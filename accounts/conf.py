@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
-    # Previous HMAC secrets that still verify (like SECRET_KEY_FALLBACKS).
-    "SIGNING_KEY_FALLBACKS": [],
+    # Seconds a process may sign with a key after another process rotated it.
+    "SIGNING_KEY_REFRESH": 5,
     # Absolute limit of one login, however often it is refreshed.
     "SESSION_MAX_AGE": timedelta(days=30),
     # Failed logins per username, and per client address, within the window.

@@ -231,3 +231,69 @@ class ApiKey(models.Model):
 
     def effective_scopes(self) -> frozenset[str]:
         return frozenset(self.scopes) & self.user.scopes
+
+
+class SigningKey(models.Model):
+    """A key that signs or verifies our JWTs.
+
+    Exactly one key is active (it signs; tokens carry its kid). Verify-only
+    keys still verify tokens they signed before a rotation. Retired keys
+    verify nothing, and their secret is erased. The private key or HMAC
+    secret is stored encrypted (accounts.signing); the public key is public.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active (signs)"
+        VERIFY_ONLY = "verify-only", "Verify only"
+        RETIRED = "retired", "Retired"
+
+    class Algorithm(models.TextChoices):
+        HS256 = "HS256"
+        RS256 = "RS256"
+        ES256 = "ES256"
+        EDDSA = "EdDSA"
+
+    kid = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices)
+    state = models.CharField(max_length=12, choices=State.choices, db_index=True)
+    source = models.CharField(
+        max_length=20, default="generated", help_text="generated, pem-file or environment"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    demoted_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    public_key = models.TextField(blank=True, help_text="PEM; empty for HMAC keys.")
+    encrypted_private_key = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"],
+                condition=models.Q(state="active"),
+                name="one_active_signing_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.algorithm}, {self.state})"
+
+    @property
+    def is_asymmetric(self) -> bool:
+        return self.algorithm != self.Algorithm.HS256
+
+    def tokens_may_be_alive(self, now=None) -> bool:
+        """Could a token this key signed still be accepted?"""
+        from datetime import timedelta
+
+        from rest_framework_simplejwt.settings import api_settings
+
+        if self.state == self.State.ACTIVE:
+            return True
+        if self.state == self.State.RETIRED or self.demoted_at is None:
+            return False
+        leeway = api_settings.LEEWAY
+        leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
+        horizon = self.demoted_at + api_settings.REFRESH_TOKEN_LIFETIME + leeway
+        return (now or timezone.now()) < horizon

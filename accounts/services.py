@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import password_validation
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
-from accounts import apikeys, revocation
+from accounts import apikeys, revocation, signing
 from accounts.conf import auth_settings
 from accounts.exceptions import (
     BadCredentials,
@@ -23,7 +24,7 @@ from accounts.exceptions import (
     TokenExpired,
     TokenRevoked,
 )
-from accounts.models import ApiKey, LoginSession, Role, User
+from accounts.models import ApiKey, LoginSession, Role, SigningKey, User
 from accounts.scopes import (
     UnknownScopeError,
     expand_scopes,
@@ -310,3 +311,103 @@ def api_keys_forget_for_users(*, user_ids: Iterable[int | str]) -> None:
     apikeys.forget(
         ApiKey.objects.filter(user_id__in=list(user_ids)).values_list("key_hash", flat=True)
     )
+
+
+# --- Signing keys ----------------------------------------------------------------------
+
+
+def _signing_key_insert(*, material: signing.KeyMaterial, kid: str, source: str) -> SigningKey:
+    now = timezone.now()
+    return SigningKey.objects.create(
+        kid=kid,
+        algorithm=material.algorithm,
+        state=SigningKey.State.ACTIVE,
+        source=source,
+        created_at=now,
+        activated_at=now,
+        public_key=material.public_pem,
+        encrypted_private_key=signing.encrypt(material.private, kid=kid),
+    )
+
+
+def signing_key_rotate(
+    *,
+    algorithm: str | None = None,
+    material: signing.KeyMaterial | None = None,
+    kid: str | None = None,
+    source: str = "generated",
+) -> SigningKey:
+    """A new key becomes active; the active one becomes verify-only.
+
+    Tokens it signed stay valid until they expire. Every process signs with
+    the new key within SIGNING_KEY_REFRESH seconds and accepts it at once.
+    """
+    if material is None:
+        material = signing.generate(algorithm or settings.JWT_ALGORITHM)
+    kid = kid or signing.new_kid()
+    if SigningKey.objects.filter(kid=kid).exists():
+        raise ValueError(f"A signing key with kid {kid} exists already.")
+    with transaction.atomic():
+        current = list(SigningKey.objects.select_for_update().filter(state=SigningKey.State.ACTIVE))
+        SigningKey.objects.filter(pk__in=[key.pk for key in current]).update(
+            state=SigningKey.State.VERIFY_ONLY, demoted_at=timezone.now()
+        )
+        new_key = _signing_key_insert(material=material, kid=kid, source=source)
+        transaction.on_commit(signing.publish_new_version)
+    signing.key_ring.clear()
+    return new_key
+
+
+def signing_key_retire(*, kid: str, force: bool = False) -> SigningKey:
+    """Retire a verify-only key: tokens it signed stop working; its secret is erased.
+
+    Refused while tokens it signed may still be alive (refresh lifetime plus
+    leeway after its demotion), unless `force`.
+    """
+    with transaction.atomic():
+        key = SigningKey.objects.select_for_update().filter(kid=kid).first()
+        if key is None:
+            raise ValueError(f"No signing key with kid {kid}.")
+        if key.state == SigningKey.State.ACTIVE:
+            raise ValueError("This key is active: rotate first, then retire it.")
+        if key.state == SigningKey.State.RETIRED:
+            return key
+        if key.tokens_may_be_alive() and not force:
+            raise ValueError(
+                "Tokens this key signed may still be valid (until the refresh lifetime plus "
+                "leeway has passed since it was demoted). Use --force to retire it anyway: "
+                "those tokens will stop working."
+            )
+        key.state = SigningKey.State.RETIRED
+        key.retired_at = timezone.now()
+        key.encrypted_private_key = ""
+        key.save(update_fields=["state", "retired_at", "encrypted_private_key"])
+        transaction.on_commit(signing.publish_new_version)
+    signing.key_ring.clear()
+    return key
+
+
+def signing_key_ensure_active() -> SigningKey:
+    """On first start: the first key, imported from JWT_SECRET_KEY when that is set
+    (same kid, so tokens it signed stay valid), otherwise generated with
+    JWT_ALGORITHM. Safe when several processes start at once."""
+    existing = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).first()
+    if existing is not None:
+        return existing
+    if settings.JWT_SECRET_KEY:
+        material = signing.from_secret(settings.JWT_SECRET_KEY)
+        kid, source = signing.kid_for_secret(settings.JWT_SECRET_KEY), "environment"
+    else:
+        material = signing.generate(settings.JWT_ALGORITHM)
+        kid, source = signing.new_kid(), "generated"
+    try:
+        with transaction.atomic():
+            if SigningKey.objects.filter(kid=kid).exists():
+                # Imported before and since demoted: a rotation is the only way on.
+                return signing_key_rotate(algorithm=settings.JWT_ALGORITHM)
+            created = _signing_key_insert(material=material, kid=kid, source=source)
+            transaction.on_commit(signing.publish_new_version)
+            return created
+    except IntegrityError:
+        # Another process created the first key at the same moment.
+        return SigningKey.objects.get(state=SigningKey.State.ACTIVE)

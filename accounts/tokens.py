@@ -1,19 +1,16 @@
 """JWTs: SimpleJWT's token classes with a backend that signs with a `kid`.
 
-SimpleJWT signs with one key and ignores `kid`. `KeyedTokenBackend` puts the
-current key's `kid` in every header and verifies by looking the `kid` up in a
-fixed map of known keys (the current secret plus MCP_AUTH's
-SIGNING_KEY_FALLBACKS, modelled on Django's SECRET_KEY_FALLBACKS). The `kid`
-is only ever a dictionary key: never a path, a query or a URL.
+SimpleJWT signs with one key and ignores `kid`. `KeyedTokenBackend` signs with
+the active signing key (accounts.signing.key_ring), puts its `kid` in every
+header, and verifies by looking the `kid` up among the active and verify-only
+keys, using that key's own algorithm only. The `kid` is only ever a
+dictionary key: never a path, a query or a URL.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 import jwt
@@ -24,39 +21,13 @@ from rest_framework_simplejwt.tokens import AccessToken as SimpleAccessToken
 from rest_framework_simplejwt.tokens import Token
 
 from accounts.conf import auth_settings
+from accounts.signing import key_ring
 
 # Anything else in a header (jwk, jku, x5u, x5c, crit, b64, ...) asks the
 # verifier to trust material from the token itself: refuse it outright.
 ALLOWED_HEADER_FIELDS = frozenset({"alg", "typ", "kid"})
 REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "type", "iss", "aud"]
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    kid: str
-    algorithm: str
-    secret: str = ""
-
-    @classmethod
-    def from_secret(cls, secret: str, algorithm: str) -> SigningKey:
-        # A hash of the secret identifies it without revealing it: with a
-        # secret of 32+ random bytes this tells an attacker nothing the
-        # signature does not already.
-        digest = hashlib.sha256(b"mcp-jwt-kid:" + secret.encode()).digest()
-        kid = base64.urlsafe_b64encode(digest[:12]).rstrip(b"=").decode()
-        return cls(kid=kid, algorithm=algorithm, secret=secret)
-
-
-def current_signing_key() -> SigningKey:
-    return SigningKey.from_secret(api_settings.SIGNING_KEY, api_settings.ALGORITHM)
-
-
-def verification_keys() -> dict[str, SigningKey]:
-    keys = [current_signing_key()] + [
-        SigningKey.from_secret(secret, api_settings.ALGORITHM)
-        for secret in auth_settings.SIGNING_KEY_FALLBACKS
-    ]
-    return {key.kid: key for key in keys}
+MAX_KID_LENGTH = 64
 
 
 class KeyedTokenBackend(TokenBackend):
@@ -71,10 +42,13 @@ class KeyedTokenBackend(TokenBackend):
         return api_settings.LEEWAY
 
     def encode(self, payload: dict) -> str:
-        key = current_signing_key()
+        key = key_ring.signing_key()
         claims = {**payload, "iss": api_settings.ISSUER, "aud": api_settings.AUDIENCE}
         return jwt.encode(
-            claims, key.secret, algorithm=key.algorithm, headers={"kid": key.kid, "typ": "JWT"}
+            claims,
+            key.signing_key,
+            algorithm=key.algorithm,
+            headers={"kid": key.kid, "typ": "JWT"},
         )
 
     def decode(self, token, verify: bool = True) -> dict:
@@ -95,13 +69,15 @@ class KeyedTokenBackend(TokenBackend):
         if not ALLOWED_HEADER_FIELDS.issuperset(header):
             raise TokenBackendError("Token is invalid")
         kid = header.get("kid")
-        key = verification_keys().get(kid) if isinstance(kid, str) else None
+        if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise TokenBackendError("Token is invalid")
+        key = key_ring.verification_key(kid)
         if key is None or header.get("alg") != key.algorithm:
             raise TokenBackendError("Token is invalid")
         try:
             payload = jwt.decode(
                 token,
-                key.secret,
+                key.verifying_key,
                 algorithms=[key.algorithm],
                 audience=api_settings.AUDIENCE,
                 issuer=api_settings.ISSUER,

@@ -11,7 +11,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services, throttling
+from accounts import selectors, services, signing, throttling
 from accounts.authentication import BearerTokenAuthentication
 from accounts.exceptions import BadCredentials, InvalidToken
 from accounts.permissions import HasScopes, IsUserToken
@@ -136,3 +136,25 @@ class MeView(APIView):
             "api_key": grant.identifier if grant else None,
         }
         return Response(PrincipalSerializer(data).data)
+
+
+class JwksView(APIView):
+    """GET /.well-known/jwks.json: public keys of the active and verify-only asymmetric keys.
+
+    HMAC secrets are never published: services that must verify our tokens
+    need an RS256, ES256 or EdDSA key (`manage.py rotate_signing_key --algorithm ES256`).
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(description="RFC 7517 JWK Set")}, auth=[], tags=["auth"]
+    )
+    def get(self, request):
+        keys = [
+            signing.public_jwk(key.algorithm, key.kid, key.public_key)
+            for key in selectors.signing_keys_published()
+        ]
+        # Short: a rotation publishes a new key that clients should see soon.
+        return Response({"keys": keys}, headers={"Cache-Control": "public, max-age=60"})

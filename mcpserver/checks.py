@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-MIN_JWT_SECRET_BYTES = 32
+MIN_SECRET_BYTES = 32
 PROFILES = ("development", "production")
-HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+SIGNING_ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
 
 
 def _production() -> bool:
@@ -35,15 +35,14 @@ def check_profile(app_configs=None, **kwargs):
 @register(Tags.security)
 def check_secrets(app_configs=None, **kwargs):
     errors = []
-    jwt_secret = settings.SIMPLE_JWT.get("SIGNING_KEY") or ""
-    fallbacks = settings.MCP_AUTH.get("SIGNING_KEY_FALLBACKS", [])
-    algorithm = settings.SIMPLE_JWT.get("ALGORITHM", "HS256")
-    if algorithm not in HMAC_ALGORITHMS:
+    jwt_secret = getattr(settings, "JWT_SECRET_KEY", "") or ""
+    kek = getattr(settings, "JWT_KEY_ENCRYPTION_KEY", "") or ""
+    algorithm = getattr(settings, "JWT_ALGORITHM", "HS256")
+    if algorithm not in SIGNING_ALGORITHMS:
         errors.append(
             Error(
-                f"JWT_ALGORITHM is {algorithm!r}; this release signs with HMAC only.",
-                hint="Use HS256, HS384 or HS512. Asymmetric keys (RS256, ES256, EdDSA) come "
-                "with managed signing keys.",
+                f"JWT_ALGORITHM is {algorithm!r}.",
+                hint="Use one of " + ", ".join(SIGNING_ALGORITHMS) + ".",
                 id="mcpserver.E002",
             )
         )
@@ -54,6 +53,23 @@ def check_secrets(app_configs=None, **kwargs):
                 hint="Use a separate random secret for tokens, so that one leak does not "
                 "give away both.",
                 id="mcpserver.E003",
+            )
+        )
+    if jwt_secret and len(jwt_secret.encode()) < MIN_SECRET_BYTES:
+        errors.append(
+            Error(
+                "JWT_SECRET_KEY is shorter than 32 bytes.",
+                hint="Tokens signed with a short HMAC secret can be forged offline. Set it to "
+                "32+ random bytes, or leave it unset and let the server generate keys.",
+                id="mcpserver.E005",
+            )
+        )
+    if kek and kek in (settings.SECRET_KEY, jwt_secret):
+        errors.append(
+            Error(
+                "JWT_KEY_ENCRYPTION_KEY must not be the Django secret or the JWT secret.",
+                hint="Give the key-encryption key its own random value.",
+                id="mcpserver.E010",
             )
         )
     if not _production():
@@ -67,21 +83,14 @@ def check_secrets(app_configs=None, **kwargs):
                 id="mcpserver.E004",
             )
         )
-    if len(jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+    if len(kek.encode()) < MIN_SECRET_BYTES:
         errors.append(
             Error(
-                "JWT_SECRET_KEY is missing or shorter than 32 bytes.",
-                hint="Set JWT_SECRET_KEY to at least 32 random bytes, e.g. the output of: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-                id="mcpserver.E005",
-            )
-        )
-    if any(len(str(old).encode()) < MIN_JWT_SECRET_BYTES for old in fallbacks):
-        errors.append(
-            Error(
-                "A JWT_SECRET_KEY_FALLBACKS entry is shorter than 32 bytes.",
-                hint="Remove weak fallbacks: tokens signed with them can be forged offline.",
-                id="mcpserver.E006",
+                "JWT_KEY_ENCRYPTION_KEY is missing or shorter than 32 bytes.",
+                hint="Signing keys are stored encrypted with it: set it to 32+ random bytes, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))', and keep "
+                "it out of the database and its backups.",
+                id="mcpserver.E011",
             )
         )
     if settings.DEBUG:

@@ -45,15 +45,21 @@ else:
     MCP_SECRET_KEY_SOURCE = "data-dir"
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
-if env_str("JWT_SECRET_KEY"):
-    JWT_SECRET_KEY = env_str("JWT_SECRET_KEY")
-    MCP_JWT_SECRET_SOURCE = "environment"
+# Signing keys live in the database, encrypted with this key-encryption key.
+if env_str("JWT_KEY_ENCRYPTION_KEY"):
+    JWT_KEY_ENCRYPTION_KEY = env_str("JWT_KEY_ENCRYPTION_KEY")
+    MCP_KEK_SOURCE = "environment"
 elif MCP_IS_PRODUCTION:
-    JWT_SECRET_KEY = ""
-    MCP_JWT_SECRET_SOURCE = "missing"
+    JWT_KEY_ENCRYPTION_KEY = ""
+    MCP_KEK_SOURCE = "missing"
 else:
-    JWT_SECRET_KEY = persistent_secret(MCP_DATA_DIR / "jwt_secret_key", nbytes=64)
-    MCP_JWT_SECRET_SOURCE = "data-dir"
+    JWT_KEY_ENCRYPTION_KEY = persistent_secret(MCP_DATA_DIR / "jwt_key_encryption_key")
+    MCP_KEK_SOURCE = "data-dir"
+# Previous KEKs that still decrypt (rotate the KEK with `manage.py reencrypt_signing_keys`).
+JWT_KEY_ENCRYPTION_KEY_FALLBACKS = env_list("JWT_KEY_ENCRYPTION_KEY_FALLBACKS")
+# Optional: an HMAC secret that earlier deployments signed with. On first start
+# it becomes the first signing key (same kid), so its tokens stay valid.
+JWT_SECRET_KEY = env_str("JWT_SECRET_KEY")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
@@ -112,6 +118,13 @@ TEMPLATES = [
 
 # --- Database --------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+SQLITE_OPTIONS = {
+    # Writers queue instead of failing with "database is locked" when the
+    # server and workers write at the same time.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -120,18 +133,14 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": MCP_DATA_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # Writers queue instead of failing with "database is locked"
-                # when the server and workers write at the same time.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": SQLITE_OPTIONS,
             # A file, not :memory:, so that tests against a live server see
             # real concurrency between connections, as production does; one
             # per process, so that two test runs never share it.
@@ -201,8 +210,10 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(
         days=env_int("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
     ),
-    "ALGORITHM": JWT_ALGORITHM,
-    "SIGNING_KEY": JWT_SECRET_KEY,
+    # SimpleJWT's own backend is not used (accounts.tokens.KeyedTokenBackend
+    # signs with the database keys); these only satisfy its start-up checks.
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": "",
     "AUDIENCE": JWT_AUDIENCE,
     "ISSUER": JWT_ISSUER,
     "LEEWAY": env_int("JWT_LEEWAY_SECONDS", 30),
@@ -215,7 +226,6 @@ SIMPLE_JWT = {
 
 # Our additions to SimpleJWT; read through accounts.conf.auth_settings.
 MCP_AUTH = {
-    "SIGNING_KEY_FALLBACKS": env_list("JWT_SECRET_KEY_FALLBACKS"),
     "SESSION_MAX_AGE": timedelta(days=env_int("JWT_SESSION_MAX_DAYS", 30, minimum=1)),
     "LOGIN_FAILURE_LIMIT": env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1),
     "LOGIN_FAILURE_WINDOW": timedelta(

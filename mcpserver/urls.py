@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import JwksView
 from mcpserver.views import HealthView
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
+    path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
 ]
 
 handler400 = "mcpserver.exceptions.bad_request"

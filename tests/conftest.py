@@ -6,7 +6,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory, login_tokens
+from accounts import services, signing
+from tests.factories import SIGNING_KID, SIGNING_SECRET, UserFactory, login_tokens
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +18,17 @@ def _clean_shared_cache(db):
     else:
         cache.clear()  # the database cache lives in the test database
     yield
+
+
+@pytest.fixture(autouse=True)
+def _signing_key(_clean_shared_cache):
+    """Each test starts with one active HS256 key whose secret the tests know."""
+    signing.key_ring.clear()
+    services.signing_key_rotate(
+        material=signing.from_secret(SIGNING_SECRET), kid=SIGNING_KID, source="environment"
+    )
+    yield
+    signing.key_ring.clear()
 
 
 @pytest.fixture

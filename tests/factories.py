@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import factory
 
-from accounts import services
+from accounts import services, signing
 from accounts.models import Role, User
+
+# The HMAC secret of the signing key every test starts with (see conftest).
+SIGNING_SECRET = "test-signing-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+SIGNING_KID = signing.kid_for_secret(SIGNING_SECRET)
 
 # Argon2 on purpose (the real hasher), so only users that log in get a password.
 PASSWORD = "correct horse battery staple"

@@ -116,3 +116,36 @@ def test_login_sessions_can_be_revoked_but_not_edited(admin_client, api_client, 
         {"action": "revoke", "_selected_action": [str(session.pk)]},
     )
     assert api_client.get("/auth/me", **bearer(tokens["access_token"])).status_code == 401
+
+
+def test_signing_keys_are_listed_read_only_and_rotated_from_the_admin(admin_client):
+    from accounts.models import SigningKey
+    from tests.factories import SIGNING_KID, SIGNING_SECRET
+
+    page = admin_client.get(reverse("admin:accounts_signingkey_changelist"))
+    assert page.status_code == 200
+    assert SIGNING_KID in page.content.decode()
+    detail = admin_client.get(
+        reverse("admin:accounts_signingkey_change", args=[SigningKey.objects.get().pk])
+    ).content.decode()
+    assert SIGNING_SECRET not in detail and "encrypted_private_key" not in detail
+    assert admin_client.get(reverse("admin:accounts_signingkey_add")).status_code == 403
+
+    assert admin_client.get(reverse("admin:accounts_signingkey_rotate")).status_code == 405
+    response = admin_client.post(
+        reverse("admin:accounts_signingkey_rotate"), {"algorithm": "EdDSA"}
+    )
+    assert response.status_code == 302
+    active = SigningKey.objects.get(state="active")
+    assert active.algorithm == "EdDSA" and active.kid != SIGNING_KID
+    admin_client.post(reverse("admin:accounts_signingkey_rotate"), {"algorithm": "none"})
+    assert SigningKey.objects.get(state="active") == active
+
+
+def test_only_admins_may_rotate(client, developer):
+    from accounts.models import SigningKey
+
+    client.force_login(developer)
+    response = client.post(reverse("admin:accounts_signingkey_rotate"), {"algorithm": "ES256"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert SigningKey.objects.count() == 1

@@ -6,9 +6,8 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from accounts.tokens import current_signing_key
 from tests.conftest import post_form
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, SIGNING_KID, SIGNING_SECRET, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +23,7 @@ def developer_with_password():
 def decode(token: str) -> dict:
     return jwt.decode(
         token,
-        settings.SIMPLE_JWT["SIGNING_KEY"],
+        SIGNING_SECRET,
         algorithms=["HS256"],
         audience=settings.SIMPLE_JWT["AUDIENCE"],
         issuer=settings.SIMPLE_JWT["ISSUER"],
@@ -52,7 +51,7 @@ def test_json_login_returns_oauth_style_tokens(api_client, developer_with_passwo
     assert claims["type"] == "access"
     assert claims["scope"] == body["scope"]
     header = jwt.get_unverified_header(body["access_token"])
-    assert header == {"alg": "HS256", "typ": "JWT", "kid": current_signing_key().kid}
+    assert header == {"alg": "HS256", "typ": "JWT", "kid": SIGNING_KID}
 
     refresh = decode(body["refresh_token"])
     assert refresh["type"] == "refresh" and "scope" not in refresh

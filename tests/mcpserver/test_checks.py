@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 
 from mcpserver import checks
@@ -14,6 +13,7 @@ from mcpserver import checks
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "s" * 50
 GOOD_JWT = "j" * 48
+GOOD_KEK = "k" * 48
 
 
 def production(**overrides):
@@ -24,8 +24,9 @@ def production(**overrides):
         "DEBUG": False,
         "ALLOWED_HOSTS": ["mcp.example.com"],
         "REDIS_URL": "redis://127.0.0.1:6379/0",
-        "SIMPLE_JWT": {**settings.SIMPLE_JWT, "SIGNING_KEY": GOOD_JWT},
-        "MCP_AUTH": {**settings.MCP_AUTH, "SIGNING_KEY_FALLBACKS": []},
+        "JWT_SECRET_KEY": "",
+        "JWT_KEY_ENCRYPTION_KEY": GOOD_KEK,
+        "JWT_ALGORITHM": "ES256",
     }
     values.update(overrides)
     return override_settings(**values)
@@ -47,16 +48,15 @@ def test_a_good_production_configuration_passes():
     [
         ({"MCP_SECRET_KEY_SOURCE": "missing"}, "mcpserver.E004"),
         ({"DEBUG": True}, "mcpserver.E007"),
-        ({"SIMPLE_JWT": {**settings.SIMPLE_JWT, "SIGNING_KEY": "short"}}, "mcpserver.E005"),
-        ({"SIMPLE_JWT": {**settings.SIMPLE_JWT, "SIGNING_KEY": ""}}, "mcpserver.E005"),
-        ({"SIMPLE_JWT": {**settings.SIMPLE_JWT, "SIGNING_KEY": GOOD_SECRET}}, "mcpserver.E003"),
-        ({"MCP_AUTH": {**settings.MCP_AUTH, "SIGNING_KEY_FALLBACKS": ["weak"]}}, "mcpserver.E006"),
+        ({"JWT_SECRET_KEY": "short"}, "mcpserver.E005"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET}, "mcpserver.E003"),
+        ({"JWT_KEY_ENCRYPTION_KEY": ""}, "mcpserver.E011"),
+        ({"JWT_KEY_ENCRYPTION_KEY": "short"}, "mcpserver.E011"),
+        ({"JWT_KEY_ENCRYPTION_KEY": GOOD_SECRET}, "mcpserver.E010"),
         ({"ALLOWED_HOSTS": []}, "mcpserver.E008"),
         ({"REDIS_URL": ""}, "mcpserver.W001"),
-        (
-            {"SIMPLE_JWT": {**settings.SIMPLE_JWT, "SIGNING_KEY": GOOD_JWT, "ALGORITHM": "RS256"}},
-            "mcpserver.E002",
-        ),
+        ({"JWT_ALGORITHM": "none"}, "mcpserver.E002"),
+        ({"JWT_ALGORITHM": "HS512"}, "mcpserver.E002"),
     ],
 )
 def test_each_unsafe_setting_is_refused(overrides, expected):
@@ -101,7 +101,7 @@ def test_production_without_secrets_refuses_to_start(tmp_path):
     assert result.returncode != 0
     assert "refuses to start" in result.stderr
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
-    assert "JWT_SECRET_KEY is missing or shorter than 32 bytes" in result.stderr
+    assert "JWT_KEY_ENCRYPTION_KEY is missing or shorter than 32 bytes" in result.stderr
     assert not any(tmp_path.iterdir()), "production must not write generated secrets"
 
 
@@ -125,7 +125,7 @@ def test_production_with_good_settings_starts_with_https_settings(tmp_path):
     env = {
         "MCP_ENV": "production",
         "DJANGO_SECRET_KEY": GOOD_SECRET,
-        "JWT_SECRET_KEY": GOOD_JWT,
+        "JWT_KEY_ENCRYPTION_KEY": GOOD_KEK,
         "DJANGO_ALLOWED_HOSTS": "mcp.example.com",
         "REDIS_URL": "redis://127.0.0.1:6379/15",
     }
@@ -146,7 +146,7 @@ def test_embedded_default_generates_secrets_once(tmp_path):
     code = (
         "from django.conf import settings as s; import django; django.setup(); "
         "print(s.SECRET_KEY == open(s.MCP_DATA_DIR / 'secret_key').read().strip(), "
-        "s.SIMPLE_JWT['SIGNING_KEY'] != s.SECRET_KEY, s.DEBUG, "
+        "s.JWT_KEY_ENCRYPTION_KEY not in ('', s.SECRET_KEY), s.DEBUG, "
         "s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'])"
     )
     env = {"DJANGO_SETTINGS_MODULE": "mcpserver.settings"}

@@ -33,8 +33,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from accounts.conf import auth_settings
 from accounts.scopes import MCP_SCOPES
-from accounts.tokens import current_signing_key
-from tests.factories import login_tokens
+from tests.factories import SIGNING_KID, SIGNING_SECRET, login_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +50,7 @@ ATTACKER_PORT = 9  # discard: nothing listens there, and nothing may try to
 ATTACKER_URL = f"http://127.0.0.1:{ATTACKER_PORT}/"
 
 DROP = object()  # header field or claim to remove
-OUR_SECRET = object()  # sign with settings.SIMPLE_JWT["SIGNING_KEY"]
+OUR_SECRET = object()  # sign with SIGNING_SECRET
 
 LEEWAY = settings.SIMPLE_JWT["LEEWAY"]
 ISSUER = settings.SIMPLE_JWT["ISSUER"]
@@ -79,7 +78,7 @@ def sign(signing_input: bytes, key, alg: str | None) -> bytes:
     if alg is None:
         return b""
     if key is OUR_SECRET:
-        key = settings.SIMPLE_JWT["SIGNING_KEY"]
+        key = SIGNING_SECRET
     if alg in HMAC_HASHES:
         key = key.encode() if isinstance(key, str) else key
         return hmac.new(key, signing_input, HMAC_HASHES[alg]).digest()
@@ -106,7 +105,7 @@ def changed(base: dict, changes: dict) -> dict:
 
 def jose_header(**changes) -> dict:
     """The header the server itself writes, with `changes` applied."""
-    ours = {"alg": "HS256", "typ": "JWT", "kid": current_signing_key().kid}
+    ours = {"alg": "HS256", "typ": "JWT", "kid": SIGNING_KID}
     return changed(ours, changes)
 
 
@@ -195,7 +194,7 @@ def assert_accepted(response, user) -> None:
 def verified_claims(token: str) -> dict:
     return jwt.decode(
         token,
-        settings.SIMPLE_JWT["SIGNING_KEY"],
+        SIGNING_SECRET,
         algorithms=["HS256"],
         audience=AUDIENCE,
         issuer=ISSUER,

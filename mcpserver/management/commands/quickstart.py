@@ -30,6 +30,8 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, no_serve: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
+        key = services.signing_key_ensure_active()
+        self.stdout.write(f"Signing tokens with key {key.kid} ({key.algorithm}).")
         self._ensure_admin()
         base = f"http://{addrport}"
         self.stdout.write(

@@ -1,0 +1,159 @@
+"""Rotate the signing key while clients keep calling a real server with two
+worker processes: no request fails, every process signs with the new key
+within 10 seconds, and tokens with the new kid are accepted everywhere at once."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection, connections
+
+from accounts.models import SigningKey
+from tests.factories import SIGNING_KID, UserFactory, login_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_of_test_db() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def server_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCP_"))}
+    env.update(
+        {
+            "DATABASE_URL": database_url_of_test_db(),
+            "MCP_DATA_DIR": str(settings.MCP_DATA_DIR),
+            "JWT_KEY_ENCRYPTION_KEY": settings.JWT_KEY_ENCRYPTION_KEY,
+            "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    else:
+        env.pop("REDIS_URL", None)
+    return env
+
+
+@pytest.fixture
+def two_worker_server(tmp_path):
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mcpserver.wsgi:application",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=server_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("gunicorn did not come up:\n" + log.read_text())
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_request_fails_during_a_rotation_under_load(two_worker_server):
+    base = two_worker_server
+    user = UserFactory(role__name="viewer")
+    failures, issued = [], []  # issued: (received_at, kid)
+    stop = threading.Event()
+
+    def client():
+        tokens = login_tokens(user)
+        connections.close_all()  # this thread's database connection is done
+        session = requests.Session()
+        calls = 0
+        while not stop.is_set():
+            response = session.get(
+                f"{base}/auth/me",
+                headers={"Authorization": f"Bearer {tokens['access_token']}"},
+                timeout=30,
+            )
+            if response.status_code != 200:
+                failures.append(("me", response.status_code, response.text[:200]))
+            calls += 1
+            if calls % 4 == 0:
+                response = session.post(
+                    f"{base}/auth/refresh",
+                    json={"refresh_token": tokens["refresh_token"]},
+                    timeout=30,
+                )
+                if response.status_code != 200:
+                    failures.append(("refresh", response.status_code, response.text[:200]))
+                    continue
+                tokens = response.json()
+                issued.append(
+                    (time.monotonic(), jwt.get_unverified_header(tokens["access_token"])["kid"])
+                )
+
+    threads = [threading.Thread(target=client) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(3)
+        subprocess.run(
+            [sys.executable, "manage.py", "rotate_signing_key", "--algorithm", "ES256"],
+            cwd=ROOT,
+            env=server_env(),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        rotated_at = time.monotonic()
+        time.sleep(12)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    new_kid = SigningKey.objects.get(state="active").kid
+    assert new_kid != SIGNING_KID
+    assert failures == []
+    before = [kid for at, kid in issued if at < rotated_at]
+    late = [kid for at, kid in issued if at > rotated_at + 10]
+    assert before and set(before) == {SIGNING_KID}
+    assert late and set(late) == {new_kid}, "every process signs with the new key within 10 s"
+    assert len(issued) > 20
