@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -11,6 +12,7 @@ from django.urls import path
 from django.utils import timezone
 
 from accounts import services, signing
+from accounts.exceptions import RevocationStoreUnavailable
 from accounts.forms import ApiKeyCreationForm, RoleForm, UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, LoginSession, Role, SigningKey, User
 
@@ -252,13 +254,19 @@ class SigningKeyAdmin(admin.ModelAdmin):
         ]
 
     def rotate_view(self, request):
-        if request.method != "POST" or not self.has_view_permission(request):
+        if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        if not request.user.is_superuser:
+            raise PermissionDenied
         algorithm = request.POST.get("algorithm", settings.JWT_ALGORITHM)
         if algorithm not in signing.ALGORITHMS:
             self.message_user(request, f"Unknown algorithm {algorithm!r}.", messages.ERROR)
         else:
-            key = services.signing_key_rotate(algorithm=algorithm)
+            try:
+                key = services.signing_key_rotate(algorithm=algorithm)
+            except (ValueError, RevocationStoreUnavailable) as exc:
+                self.message_user(request, f"No rotation: {exc}", messages.ERROR)
+                return redirect("admin:accounts_signingkey_changelist")
             self.message_user(
                 request,
                 f"Signing with {key.kid} ({key.algorithm}) from now on; the previous key "

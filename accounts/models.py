@@ -279,10 +279,6 @@ class SigningKey(models.Model):
     def __str__(self) -> str:
         return f"{self.kid} ({self.algorithm}, {self.state})"
 
-    @property
-    def is_asymmetric(self) -> bool:
-        return self.algorithm != self.Algorithm.HS256
-
     def tokens_may_be_alive(self, now=None) -> bool:
         """Could a token this key signed still be accepted?"""
         from datetime import timedelta
@@ -293,7 +289,11 @@ class SigningKey(models.Model):
             return True
         if self.state == self.State.RETIRED or self.demoted_at is None:
             return False
+        from accounts.conf import auth_settings
+
         leeway = api_settings.LEEWAY
         leeway = leeway if isinstance(leeway, timedelta) else timedelta(seconds=leeway or 0)
-        horizon = self.demoted_at + api_settings.REFRESH_TOKEN_LIFETIME + leeway
+        # Other processes may sign with a demoted key until they refresh.
+        lag = timedelta(seconds=auth_settings.SIGNING_KEY_REFRESH)
+        horizon = self.demoted_at + lag + api_settings.REFRESH_TOKEN_LIFETIME + leeway
         return (now or timezone.now()) < horizon

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import ApiKey, SigningKey, User
+from accounts.models import ApiKey, User
 
 
 def user_get(*, user_id: int | str) -> User | None:
@@ -20,12 +20,3 @@ def api_key_list(*, owner: str | None = None, owner_id: int | str | None = None)
     if owner_id is not None:
         keys = keys.filter(user_id=int(owner_id))
     return keys
-
-
-def signing_keys_published() -> list[SigningKey]:
-    """Public keys other services may verify our tokens with: asymmetric, not retired."""
-    return list(
-        SigningKey.objects.filter(
-            state__in=[SigningKey.State.ACTIVE, SigningKey.State.VERIFY_ONLY]
-        ).exclude(algorithm=SigningKey.Algorithm.HS256)
-    )

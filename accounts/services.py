@@ -318,6 +318,9 @@ def api_keys_forget_for_users(*, user_ids: Iterable[int | str]) -> None:
 
 def _signing_key_insert(*, material: signing.KeyMaterial, kid: str, source: str) -> SigningKey:
     now = timezone.now()
+    context = signing.key_context(
+        kid=kid, algorithm=material.algorithm, public_pem=material.public_pem
+    )
     return SigningKey.objects.create(
         kid=kid,
         algorithm=material.algorithm,
@@ -326,7 +329,7 @@ def _signing_key_insert(*, material: signing.KeyMaterial, kid: str, source: str)
         created_at=now,
         activated_at=now,
         public_key=material.public_pem,
-        encrypted_private_key=signing.encrypt(material.private, kid=kid),
+        encrypted_private_key=signing.encrypt(material.private, context=context),
     )
 
 
@@ -347,15 +350,28 @@ def signing_key_rotate(
     kid = kid or signing.new_kid()
     if SigningKey.objects.filter(kid=kid).exists():
         raise ValueError(f"A signing key with kid {kid} exists already.")
-    with transaction.atomic():
-        current = list(SigningKey.objects.select_for_update().filter(state=SigningKey.State.ACTIVE))
-        SigningKey.objects.filter(pk__in=[key.pk for key in current]).update(
-            state=SigningKey.State.VERIFY_ONLY, demoted_at=timezone.now()
-        )
-        new_key = _signing_key_insert(material=material, kid=kid, source=source)
-        transaction.on_commit(signing.publish_new_version)
+    try:
+        with transaction.atomic():
+            current = SigningKey.objects.select_for_update().filter(state=SigningKey.State.ACTIVE)
+            SigningKey.objects.filter(pk__in=[key.pk for key in current]).update(
+                state=SigningKey.State.VERIFY_ONLY, demoted_at=timezone.now()
+            )
+            new_key = _signing_key_insert(material=material, kid=kid, source=source)
+            signing.publish_new_version()
+            transaction.on_commit(_publish_quietly)
+    except IntegrityError:
+        raise ValueError("Another rotation ran at the same moment; try again.") from None
     signing.key_ring.clear()
     return new_key
+
+
+def _publish_quietly() -> None:
+    # The in-transaction publish already succeeded; this second one only
+    # shortens the window for processes that reloaded before the commit.
+    try:
+        signing.publish_new_version()
+    except Exception:  # noqa: S110 - they catch up within SIGNING_KEY_REFRESH
+        pass
 
 
 def signing_key_retire(*, kid: str, force: bool = False) -> SigningKey:
@@ -382,9 +398,33 @@ def signing_key_retire(*, kid: str, force: bool = False) -> SigningKey:
         key.retired_at = timezone.now()
         key.encrypted_private_key = ""
         key.save(update_fields=["state", "retired_at", "encrypted_private_key"])
-        transaction.on_commit(signing.publish_new_version)
+        signing.publish_new_version()
+        transaction.on_commit(_publish_quietly)
     signing.key_ring.clear()
     return key
+
+
+def env_secret_material() -> tuple[signing.KeyMaterial, str]:
+    """JWT_SECRET_KEY as key material, with the kid its tokens already carry."""
+    secret = settings.JWT_SECRET_KEY
+    return signing.from_secret(secret), signing.kid_for_secret(secret)
+
+
+def signing_keys_reencrypt() -> int:
+    """Seal every usable key again with the current key-encryption key.
+
+    After moving JWT_KEY_ENCRYPTION_KEY to the fallbacks and setting a new
+    one, this makes the old KEK unnecessary.
+    """
+    count = 0
+    with transaction.atomic():
+        for key in SigningKey.objects.select_for_update().exclude(encrypted_private_key=""):
+            context = signing.row_context(key)
+            plaintext = signing.decrypt(key.encrypted_private_key, context=context)
+            key.encrypted_private_key = signing.encrypt(plaintext, context=context)
+            key.save(update_fields=["encrypted_private_key"])
+            count += 1
+    return count
 
 
 def signing_key_ensure_active() -> SigningKey:
@@ -395,8 +435,8 @@ def signing_key_ensure_active() -> SigningKey:
     if existing is not None:
         return existing
     if settings.JWT_SECRET_KEY:
-        material = signing.from_secret(settings.JWT_SECRET_KEY)
-        kid, source = signing.kid_for_secret(settings.JWT_SECRET_KEY), "environment"
+        material, kid = env_secret_material()
+        source = "environment"
     else:
         material = signing.generate(settings.JWT_ALGORITHM)
         kid, source = signing.new_kid(), "generated"
@@ -406,7 +446,7 @@ def signing_key_ensure_active() -> SigningKey:
                 # Imported before and since demoted: a rotation is the only way on.
                 return signing_key_rotate(algorithm=settings.JWT_ALGORITHM)
             created = _signing_key_insert(material=material, kid=kid, source=source)
-            transaction.on_commit(signing.publish_new_version)
+            transaction.on_commit(_publish_quietly)
             return created
     except IntegrityError:
         # Another process created the first key at the same moment.

@@ -67,24 +67,34 @@ def _kek_secrets() -> list[str]:
     return [current, *getattr(settings, "JWT_KEY_ENCRYPTION_KEY_FALLBACKS", [])]
 
 
-def encrypt(plaintext: bytes, *, kid: str) -> str:
+def key_context(*, kid: str, algorithm: str, public_pem: str = "") -> bytes:
+    """Associated data that binds a sealed secret to its row: a ciphertext copied to
+    another row, or a row whose algorithm or public key was changed, does not open."""
+    public_digest = hashlib.sha256(public_pem.encode()).hexdigest()
+    return f"{kid}|{algorithm}|{public_digest}".encode()
+
+
+def encrypt(plaintext: bytes, *, context: bytes) -> str:
     nonce = os.urandom(12)
-    sealed = AESGCM(_kek(_kek_secrets()[0])).encrypt(nonce, plaintext, kid.encode())
+    sealed = AESGCM(_kek(_kek_secrets()[0])).encrypt(nonce, plaintext, context)
     return f"{CIPHER_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
 
 
-def decrypt(token: str, *, kid: str) -> bytes:
+def decrypt(token: str, *, context: bytes) -> bytes:
     version, _, payload = token.partition(":")
     if version != CIPHER_VERSION:
         raise KeyDecryptionError(f"unknown cipher version {version!r}")
-    raw = base64.b64decode(payload)
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise KeyDecryptionError("the sealed key is not valid base64") from None
     nonce, sealed = raw[:12], raw[12:]
     for secret in _kek_secrets():  # current first, then previous KEKs
         try:
-            return AESGCM(_kek(secret)).decrypt(nonce, sealed, kid.encode())
+            return AESGCM(_kek(secret)).decrypt(nonce, sealed, context)
         except Exception:  # noqa: S112 - try the next key-encryption key
             continue
-    raise KeyDecryptionError(f"no key-encryption key opens signing key {kid}")
+    raise KeyDecryptionError("no key-encryption key opens this signing key")
 
 
 # --- Key material -----------------------------------------------------------------
@@ -198,6 +208,9 @@ class KeyRing:
             self._ring = None
             self._checked_at = self._reloaded_at = 0.0
 
+    def current(self) -> Ring:
+        return self._current(max_age=auth_settings.SIGNING_KEY_REFRESH)
+
     def signing_key(self) -> RingKey:
         ring = self._current(max_age=auth_settings.SIGNING_KEY_REFRESH)
         if ring.active_kid is None or ring.active_kid not in ring.keys:
@@ -207,8 +220,9 @@ class KeyRing:
             ring = self._reload()
         if ring.active_kid is None or ring.active_kid not in ring.keys:
             raise ImproperlyConfigured(
-                "No active signing key: run `manage.py rotate_signing_key` or start the server "
-                "once to create one."
+                "No usable active signing key: JWT_KEY_ENCRYPTION_KEY cannot open it (see the "
+                "log), or it could not be created. Fix the key-encryption key, or run "
+                "`manage.py rotate_signing_key`."
             )
         return ring.keys[ring.active_kid]
 
@@ -258,8 +272,9 @@ class KeyRing:
             for row in rows:
                 try:
                     keys[row.kid] = _ring_key(row)
-                except KeyDecryptionError:
-                    logger.error("signing key %s: the configured KEK cannot open it", row.kid)
+                except Exception as exc:
+                    # One bad row must not take authentication down with it.
+                    logger.error("signing key %s cannot be loaded: %s", row.kid, exc)
                     continue
                 if row.state == SigningKey.State.ACTIVE:
                     active = row.kid
@@ -268,8 +283,12 @@ class KeyRing:
             return self._ring
 
 
+def row_context(row) -> bytes:
+    return key_context(kid=row.kid, algorithm=row.algorithm, public_pem=row.public_key)
+
+
 def _ring_key(row) -> RingKey:
-    private = decrypt(row.encrypted_private_key, kid=row.kid)
+    private = decrypt(row.encrypted_private_key, context=row_context(row))
     if row.algorithm in HMAC_ALGORITHMS:
         return RingKey(row.kid, row.algorithm, private, private)
     private_key = serialization.load_pem_private_key(private, password=None)
@@ -277,19 +296,42 @@ def _ring_key(row) -> RingKey:
 
 
 def publish_new_version() -> None:
-    """Tell every process that the key set changed."""
+    """Tell every process that the key set changed.
+
+    Raises RevocationStoreUnavailable when the cache does not answer: a
+    rotation or retirement that other processes would never hear of must not
+    look successful. Callers publish inside their transaction (so a failure
+    rolls the change back) and again on commit (so a process that reloaded in
+    between, seeing the old rows, reloads once more).
+    """
+    from accounts.exceptions import RevocationStoreUnavailable
+
     try:
         caches[auth_settings.CACHE_ALIAS].set(VERSION_CACHE_KEY, secrets.token_hex(8), None)
     except Exception as exc:
-        logger.warning("signing keys: could not publish the new version (%s)", type(exc).__name__)
+        raise RevocationStoreUnavailable() from exc
+
+
+def published_keys() -> list[dict]:
+    """The JWKS: public halves of the asymmetric keys this process verifies with.
+
+    Built from the decrypted keys, whose stored public half the encryption
+    context authenticates: a public key written into the database by hand is
+    never published.
+    """
+    ring = key_ring.current()
+    return [
+        public_jwk(key.algorithm, key.kid, key.verifying_key)
+        for key in ring.keys.values()
+        if key.algorithm not in HMAC_ALGORITHMS
+    ]
 
 
 key_ring = KeyRing()
 
 
-def public_jwk(algorithm: str, kid: str, public_pem: str) -> dict:
+def public_jwk(algorithm: str, kid: str, public_key) -> dict:
     """RFC 7517 JWK of a public key (never for HMAC keys)."""
     converter = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[algorithm]
-    public_key = serialization.load_pem_public_key(public_pem.encode())
     jwk = json.loads(converter.to_jwk(public_key))
     return {**jwk, "kid": kid, "alg": algorithm, "use": "sig"}

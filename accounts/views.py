@@ -152,9 +152,6 @@ class JwksView(APIView):
         responses={200: OpenApiResponse(description="RFC 7517 JWK Set")}, auth=[], tags=["auth"]
     )
     def get(self, request):
-        keys = [
-            signing.public_jwk(key.algorithm, key.kid, key.public_key)
-            for key in selectors.signing_keys_published()
-        ]
+        keys = signing.published_keys()
         # Short: a rotation publishes a new key that clients should see soon.
         return Response({"keys": keys}, headers={"Cache-Control": "public, max-age=60"})

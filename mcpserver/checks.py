@@ -10,9 +10,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from accounts.models import SigningKey
+
 MIN_SECRET_BYTES = 32
 PROFILES = ("development", "production")
-SIGNING_ALGORITHMS = ("HS256", "RS256", "ES256", "EdDSA")
+SIGNING_ALGORITHMS = SigningKey.Algorithm.values
 
 
 def _production() -> bool:

@@ -30,9 +30,8 @@ MCP_IS_PRODUCTION = MCP_ENV == "production"
 MCP_DATA_DIR = Path(env_str("MCP_DATA_DIR") or BASE_DIR / "data").resolve()
 
 # --- Secrets -----------------------------------------------------------------
-# MCP_SECRET_KEY_SOURCE and MCP_JWT_SECRET_SOURCE tell the system checks where
-# a secret came from; production refuses anything that did not come from the
-# environment.
+# MCP_SECRET_KEY_SOURCE tells the system checks where the secret came from;
+# production refuses one that did not come from the environment.
 if env_str("DJANGO_SECRET_KEY"):
     SECRET_KEY = env_str("DJANGO_SECRET_KEY")
     MCP_SECRET_KEY_SOURCE = "environment"
@@ -48,13 +47,10 @@ SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 # Signing keys live in the database, encrypted with this key-encryption key.
 if env_str("JWT_KEY_ENCRYPTION_KEY"):
     JWT_KEY_ENCRYPTION_KEY = env_str("JWT_KEY_ENCRYPTION_KEY")
-    MCP_KEK_SOURCE = "environment"
 elif MCP_IS_PRODUCTION:
-    JWT_KEY_ENCRYPTION_KEY = ""
-    MCP_KEK_SOURCE = "missing"
+    JWT_KEY_ENCRYPTION_KEY = ""  # the system checks stop the process
 else:
     JWT_KEY_ENCRYPTION_KEY = persistent_secret(MCP_DATA_DIR / "jwt_key_encryption_key")
-    MCP_KEK_SOURCE = "data-dir"
 # Previous KEKs that still decrypt (rotate the KEK with `manage.py reencrypt_signing_keys`).
 JWT_KEY_ENCRYPTION_KEY_FALLBACKS = env_list("JWT_KEY_ENCRYPTION_KEY_FALLBACKS")
 # Optional: an HMAC secret that earlier deployments signed with. On first start
@@ -210,10 +206,11 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(
         days=env_int("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
     ),
-    # SimpleJWT's own backend is not used (accounts.tokens.KeyedTokenBackend
-    # signs with the database keys); these only satisfy its start-up checks.
+    # SimpleJWT's own backend is never used (accounts.tokens.KeyedTokenBackend
+    # signs with the database keys); should anything reach it by mistake, a
+    # random per-process key makes it refuse every token.
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": "",
+    "SIGNING_KEY": secrets.token_urlsafe(64),
     "AUDIENCE": JWT_AUDIENCE,
     "ISSUER": JWT_ISSUER,
     "LEEWAY": env_int("JWT_LEEWAY_SECONDS", 30),

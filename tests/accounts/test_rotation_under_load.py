@@ -16,6 +16,7 @@ import requests
 from django.conf import settings
 from django.db import connection, connections
 
+from accounts import signing
 from accounts.models import SigningKey
 from tests.factories import SIGNING_KID, UserFactory, login_tokens
 
@@ -143,7 +144,18 @@ def test_no_request_fails_during_a_rotation_under_load(two_worker_server):
             timeout=60,
         )
         rotated_at = time.monotonic()
-        time.sleep(12)
+        # A token with the new kid, straight away: both workers must accept it
+        # at once, including one that has not reloaded its keys yet.
+        signing.key_ring.clear()
+        fresh = login_tokens(user)["access_token"]
+        assert jwt.get_unverified_header(fresh)["kid"] != SIGNING_KID
+        for _ in range(20):
+            response = requests.get(
+                f"{base}/auth/me", headers={"Authorization": f"Bearer {fresh}"}, timeout=30
+            )
+            if response.status_code != 200:
+                failures.append(("new kid", response.status_code, response.text[:200]))
+        time.sleep(max(0, rotated_at + 12 - time.monotonic()))
     finally:
         stop.set()
         for thread in threads:

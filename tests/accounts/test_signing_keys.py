@@ -34,22 +34,77 @@ def header(token: str) -> dict:
 
 
 def test_secrets_are_encrypted_and_bound_to_their_kid(settings):
-    sealed = signing.encrypt(b"top secret material", kid="kid-a")
+    context = signing.key_context(kid="kid-a", algorithm="ES256", public_pem="PEM A")
+    sealed = signing.encrypt(b"top secret material", context=context)
     assert b"top secret" not in sealed.encode()
-    assert signing.decrypt(sealed, kid="kid-a") == b"top secret material"
-    with pytest.raises(signing.KeyDecryptionError):
-        signing.decrypt(sealed, kid="kid-b")  # moved to another row
+    assert signing.decrypt(sealed, context=context) == b"top secret material"
+    for other in [
+        signing.key_context(kid="kid-b", algorithm="ES256", public_pem="PEM A"),  # other row
+        signing.key_context(kid="kid-a", algorithm="HS256", public_pem="PEM A"),  # alg changed
+        signing.key_context(kid="kid-a", algorithm="ES256", public_pem="PEM B"),  # key swapped
+    ]:
+        with pytest.raises(signing.KeyDecryptionError):
+            signing.decrypt(sealed, context=other)
     settings.JWT_KEY_ENCRYPTION_KEY = "another key-encryption key, 32+ bytes long"
     with pytest.raises(signing.KeyDecryptionError):
-        signing.decrypt(sealed, kid="kid-a")
+        signing.decrypt(sealed, context=context)
 
 
 def test_a_previous_kek_still_decrypts(settings):
     old = settings.JWT_KEY_ENCRYPTION_KEY
-    sealed = signing.encrypt(b"material", kid="k")
+    context = signing.key_context(kid="k", algorithm="HS256")
+    sealed = signing.encrypt(b"material", context=context)
     settings.JWT_KEY_ENCRYPTION_KEY = "the new key-encryption key, 32+ bytes long"
     settings.JWT_KEY_ENCRYPTION_KEY_FALLBACKS = [old]
-    assert signing.decrypt(sealed, kid="k") == b"material"
+    assert signing.decrypt(sealed, context=context) == b"material"
+
+
+def test_reencrypt_moves_every_key_to_the_new_kek(settings, api_client, viewer):
+    services.signing_key_rotate(algorithm="ES256")
+    old = settings.JWT_KEY_ENCRYPTION_KEY
+    settings.JWT_KEY_ENCRYPTION_KEY = "the new key-encryption key, 32+ bytes long"
+    with pytest.raises(CommandError, match="FALLBACKS"):
+        call_command("reencrypt_signing_keys", stdout=io.StringIO())
+    settings.JWT_KEY_ENCRYPTION_KEY_FALLBACKS = [old]
+    out = io.StringIO()
+    call_command("reencrypt_signing_keys", stdout=out)
+    assert "Re-encrypted 2" in out.getvalue()
+    settings.JWT_KEY_ENCRYPTION_KEY_FALLBACKS = []
+    signing.key_ring.clear()
+    assert api_client.get(ME, **bearer(login_tokens(viewer)["access_token"])).status_code == 200
+
+
+def test_a_public_key_changed_in_the_database_is_neither_trusted_nor_published(api_client):
+    genuine = services.signing_key_rotate(algorithm="ES256")
+    attacker = signing.generate("ES256")
+    SigningKey.objects.filter(pk=genuine.pk).update(public_key=attacker.public_pem)
+    signing.key_ring.clear()
+    kids = [key["kid"] for key in api_client.get("/.well-known/jwks.json").json()["keys"]]
+    assert genuine.kid not in kids
+
+
+def test_rotation_refuses_when_other_processes_cannot_be_told(settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    with pytest.raises(CommandError, match="revocation store is unavailable"):
+        call_command("rotate_signing_key", stdout=io.StringIO())
+    assert SigningKey.objects.get(state="active").kid == SIGNING_KID
+
+
+def test_a_wrong_kek_stops_the_server_at_start(settings):
+    from django.core.management.base import SystemCheckError
+
+    from mcpserver.startup import run_startup_checks
+
+    settings.JWT_KEY_ENCRYPTION_KEY = "not the key that sealed these keys, 32+ bytes"
+    signing.key_ring.clear()
+    with pytest.raises(SystemCheckError, match="cannot open it"):
+        run_startup_checks()
 
 
 @pytest.mark.parametrize("algorithm", signing.ALGORITHMS)

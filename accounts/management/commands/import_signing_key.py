@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services, signing
+from accounts.exceptions import RevocationStoreUnavailable
 from accounts.models import SigningKey
 
 
@@ -29,8 +30,10 @@ class Command(BaseCommand):
             if from_env:
                 if not settings.JWT_SECRET_KEY:
                     raise CommandError("JWT_SECRET_KEY is not set.")
-                material = signing.from_secret(settings.JWT_SECRET_KEY)
-                kid, source = signing.kid_for_secret(settings.JWT_SECRET_KEY), "environment"
+                if algorithm not in (None, "HS256"):
+                    raise CommandError("JWT_SECRET_KEY is an HMAC secret: its algorithm is HS256.")
+                material, kid = services.env_secret_material()
+                source = "environment"
                 if SigningKey.objects.filter(kid=kid).exists():
                     raise CommandError(f"JWT_SECRET_KEY is imported already, as {kid}.")
             else:
@@ -43,7 +46,7 @@ class Command(BaseCommand):
             key = services.signing_key_rotate(material=material, kid=kid, source=source)
         except TypeError:
             raise CommandError("Encrypted PEM files are not supported: decrypt it first.") from None
-        except ValueError as exc:
+        except (ValueError, RevocationStoreUnavailable) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             self.style.SUCCESS(f"Imported {key.kid} ({key.algorithm}); it signs from now on.")

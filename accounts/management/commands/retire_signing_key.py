@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
+from accounts.exceptions import RevocationStoreUnavailable
 
 
 class Command(BaseCommand):
@@ -19,6 +20,6 @@ class Command(BaseCommand):
     def handle(self, *args, kid, force, **options):
         try:
             key = services.signing_key_retire(kid=kid, force=force)
-        except ValueError as exc:
+        except (ValueError, RevocationStoreUnavailable) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(f"Retired {key.kid}; its secret is erased."))

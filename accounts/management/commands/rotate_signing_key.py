@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services, signing
+from accounts.exceptions import RevocationStoreUnavailable
 
 
 class Command(BaseCommand):
@@ -15,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, algorithm, **options):
         try:
             key = services.signing_key_rotate(algorithm=algorithm or settings.JWT_ALGORITHM)
-        except ValueError as exc:
+        except (ValueError, RevocationStoreUnavailable) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             self.style.SUCCESS(f"Signing with {key.kid} ({key.algorithm}) from now on.")
