@@ -42,6 +42,8 @@ def api_exception_handler(exc, context):
         response["WWW-Authenticate"] = bearer_challenge(exc)
     if isinstance(exc, InvalidScope):
         response.data = {"error": "invalid_scope", "detail": str(exc.detail)}
+    if getattr(exc, "extra", None):
+        response.data = {"detail": str(exc.detail), **exc.extra}
     if isinstance(exc, RevocationStoreUnavailable):
         response["Retry-After"] = str(auth_settings.UNAVAILABLE_RETRY_AFTER)
     return response

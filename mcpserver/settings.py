@@ -77,8 +77,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "mcpserver.apps.McpServerConfig",
     "accounts.apps.AccountsConfig",
+    "indexing.apps.IndexingConfig",
 ]
 
 MIDDLEWARE = [
@@ -174,6 +177,15 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
+
+# --- Indexing and background work --------------------------------------------------------
+# Folders repositories may be indexed from; nothing outside them, after symlinks.
+MCP_INDEX_ROOTS = env_list("MCP_INDEX_ROOTS")
+MCP_INDEX_MAX_FILE_BYTES = env_int("MCP_INDEX_MAX_FILE_BYTES", 1024 * 1024, minimum=1)
+# A job renews its lease on the repository as it works; a job whose worker
+# died is marked failed once the lease has run out.
+MCP_INDEX_LEASE_SECONDS = env_int("MCP_INDEX_LEASE_SECONDS", 60, minimum=2)
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- Authentication ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

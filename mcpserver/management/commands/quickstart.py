@@ -2,13 +2,16 @@
 
 Migrates, creates the cache table, creates an `admin` account on first run
 (its password is printed once), shows a first request to try, then runs the
-development server.
+development server and a background worker for indexing jobs.
 """
 
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -41,9 +44,25 @@ class Command(BaseCommand):
             f"  Log in:      curl -s {base}/auth/login -d username=admin -d 'password=…'\n"
             f"  Who am I:    curl -s {base}/auth/me -H 'Authorization: Bearer <access_token>'\n"
         )
+        if settings.MCP_INDEX_ROOTS:
+            self.stdout.write(f"  Index roots: {', '.join(settings.MCP_INDEX_ROOTS)}\n")
+        else:
+            self.stdout.write(
+                "  To index code, set MCP_INDEX_ROOTS to the folders repositories may come\n"
+                "  from (e.g. MCP_INDEX_ROOTS=$HOME/src) and restart.\n"
+            )
         if no_serve:
             return
-        call_command("runserver", addrport, use_reloader=False)
+        # The background worker runs indexing jobs; it stops with the server.
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.5"],
+            cwd=settings.BASE_DIR,
+        )
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
     def _ensure_admin(self) -> None:
         admins = list(

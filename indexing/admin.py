@@ -1,0 +1,79 @@
+from django.contrib import admin, messages
+
+from indexing import services
+from indexing.models import IndexJob, PluginSetting, Repository
+
+
+class JobInline(admin.TabularInline):
+    model = IndexJob
+    fields = ["state", "files_done", "files_total", "created_at", "finished_at", "error"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    show_change_link = True
+    ordering = ["-created_at"]
+
+
+@admin.register(Repository)
+class RepositoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "path", "state", "file_count", "byte_count", "last_indexed_at"]
+    list_filter = ["state"]
+    search_fields = ["name", "path"]
+    readonly_fields = [
+        "path",
+        "state",
+        "generation",
+        "file_count",
+        "byte_count",
+        "symbol_counts",
+        "created_at",
+        "last_indexed_at",
+        "last_job",
+        "lease_job",
+        "lease_until",
+    ]
+    fields = ["name", *readonly_fields]
+    inlines = [JobInline]
+    actions = ["reindex"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # paths are checked against MCP_INDEX_ROOTS by the API and the command
+
+    @admin.action(description="Re-index selected repositories")
+    def reindex(self, request, queryset):
+        queued, busy = 0, 0
+        for repository in queryset:
+            try:
+                services.job_enqueue(repository=repository, user=request.user)
+                queued += 1
+            except services.Conflict:
+                busy += 1
+        self.message_user(request, f"Queued {queued} job(s); {busy} already busy.", messages.INFO)
+
+
+@admin.register(IndexJob)
+class IndexJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "repository",
+        "state",
+        "files_done",
+        "files_total",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["state"]
+    search_fields = ["repository__name"]
+    readonly_fields = [f.name for f in IndexJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(PluginSetting)
+class PluginSettingAdmin(admin.ModelAdmin):
+    list_display = ["name", "enabled", "updated_at"]
+    list_editable = ["enabled"]

@@ -1,0 +1,297 @@
+"""Indexing one repository: walk, read what changed, parse, write a new generation.
+
+Only files whose (size, mtime) changed are read again; of those, only files
+whose content hash changed get new rows. Everything is written beside the
+live generation and made visible by one short transaction at the end (see
+indexing.models), so searches never see a half-built index, and a crash
+leaves the previous one in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from indexing import plugins
+from indexing.models import Chunk, IndexedFile, PluginSetting, Repository, Symbol, visible_at
+from indexing.walker import Candidate, Skipped, looks_binary, walk
+
+logger = logging.getLogger(__name__)
+
+CHUNK_LINES = 50
+BATCH_FILES = 250
+MAX_REPORTED_PROBLEMS = 100
+
+Progress = Callable[[int, int], None]  # (files done, files total)
+
+
+@dataclass
+class IndexResult:
+    files_seen: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    generation: int = 0
+
+    def as_stats(self) -> dict:
+        return {
+            "files_seen": self.files_seen,
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
+            "problems": [
+                {"path": s.path, "reason": s.reason} for s in self.skipped[:MAX_REPORTED_PROBLEMS]
+            ],
+        }
+
+
+def enabled_plugins() -> set[str]:
+    disabled = set(PluginSetting.objects.filter(enabled=False).values_list("name", flat=True))
+    return set(plugins.registry()) - disabled
+
+
+def _chunks(lines: list[str]) -> list[tuple[int, int, str]]:
+    return [
+        (
+            start + 1,
+            min(start + CHUNK_LINES, len(lines)),
+            "".join(lines[start : start + CHUNK_LINES]),
+        )
+        for start in range(0, len(lines), CHUNK_LINES)
+    ]
+
+
+@dataclass
+class _Parsed:
+    candidate: Candidate
+    content_hash: str
+    language: str
+    lines: list[str]
+    symbols: list[plugins.Symbol]
+
+
+def _parse(candidate: Candidate, data: bytes, by_extension, result: IndexResult) -> _Parsed | None:
+    text = data.decode("utf-8")  # the caller checked it decodes
+    extension = "." + candidate.path.rsplit(".", 1)[-1].lower() if "." in candidate.path else ""
+    plugin = by_extension.get(extension)
+    symbols: list[plugins.Symbol] = []
+    if plugin is not None:
+        try:
+            symbols = plugin.symbols(data)
+        except Exception as exc:  # a grammar bug must not fail the job
+            result.skipped.append(Skipped(candidate.path, f"symbols not extracted: {exc}"))
+    return _Parsed(
+        candidate=candidate,
+        content_hash=hashlib.blake2b(data, digest_size=16).hexdigest(),
+        language=plugin.language if plugin else "",
+        lines=text.splitlines(keepends=True),
+        symbols=symbols,
+    )
+
+
+class Indexer:
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        progress: Progress | None = None,
+        heartbeat: Callable[[], None] | None = None,
+    ):
+        self.repository = repository
+        self.progress = progress or (lambda done, total: None)
+        self.heartbeat = heartbeat or (lambda: None)
+        self.live = repository.generation
+        self.next = repository.generation + 1
+        self.result = IndexResult(generation=self.live)
+        self.dropped: set[str] = set()  # candidates that turned out not to be indexable
+
+    def run(self) -> IndexResult:
+        self._clear_unfinished()
+        candidates, skipped = walk(
+            self.repository.path, max_bytes=settings.MCP_INDEX_MAX_FILE_BYTES
+        )
+        self.result.skipped.extend(skipped)
+        self.result.files_seen = len(candidates)
+        existing = {
+            path: (pk, size, mtime_ns, content_hash)
+            for pk, path, size, mtime_ns, content_hash in IndexedFile.objects.filter(
+                visible_at(self.live), repository=self.repository
+            ).values_list("pk", "path", "size", "mtime_ns", "content_hash")
+        }
+        by_extension = plugins.by_extension(enabled_plugins())
+        total = len(candidates)
+        self.progress(0, total)
+
+        pending: list[_Parsed] = []
+        replaced: list[int] = []
+        touched: list[tuple[int, int, int]] = []  # (pk, size, mtime) for same-content files
+        for done, candidate in enumerate(candidates, start=1):
+            known = existing.get(candidate.path)
+            if known and known[1] == candidate.size and known[2] == candidate.mtime_ns:
+                self.result.unchanged += 1
+            else:
+                parsed = self._read(candidate, by_extension)
+                if parsed is None:
+                    self.dropped.add(candidate.path)
+                elif known and known[3] == parsed.content_hash:
+                    self.result.unchanged += 1
+                    touched.append((known[0], candidate.size, candidate.mtime_ns))
+                else:
+                    pending.append(parsed)
+                    if known:
+                        replaced.append(known[0])
+                        self.result.changed += 1
+                    else:
+                        self.result.added += 1
+            if len(pending) >= BATCH_FILES:
+                self._write(pending, replaced)
+                pending, replaced = [], []
+            if done % BATCH_FILES == 0:
+                self.progress(done, total)
+                self.heartbeat()
+        # Gone from disk, or no longer indexable (unreadable, binary, too large,
+        # not UTF-8): the old version must not stay searchable.
+        keep = {candidate.path for candidate in candidates} - self.dropped
+        gone = [pk for path, (pk, *_rest) in existing.items() if path not in keep]
+        self.result.removed = len(gone)
+        self._write(pending, replaced + gone)
+        for pk, size, mtime_ns in touched:
+            IndexedFile.objects.filter(pk=pk).update(size=size, mtime_ns=mtime_ns)
+        self.progress(total, total)
+        if self.result.added or self.result.changed or self.result.removed:
+            self._publish()
+        self.result.generation = self.repository.generation
+        return self.result
+
+    def _clear_unfinished(self) -> None:
+        """Rows left by a job that died before publishing: nobody can see them."""
+        files = IndexedFile.objects.filter(repository=self.repository)
+        stale = files.filter(added_in__gt=self.live)
+        Chunk.objects.filter(file__in=stale).delete()
+        Symbol.objects.filter(file__in=stale).delete()
+        stale.delete()
+        files.filter(removed_in__gt=self.live).update(removed_in=None)
+
+    def _read(self, candidate: Candidate, by_extension) -> _Parsed | None:
+        try:
+            with open(candidate.absolute, "rb") as handle:
+                data = handle.read(settings.MCP_INDEX_MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            self.result.skipped.append(Skipped(candidate.path, f"unreadable: {exc.strerror}"))
+            return None
+        if len(data) > settings.MCP_INDEX_MAX_FILE_BYTES:
+            self.result.skipped.append(Skipped(candidate.path, "grew over the size limit"))
+            return None
+        if looks_binary(data):
+            return None  # binary: not text, silently left out
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.result.skipped.append(Skipped(candidate.path, "not UTF-8 text"))
+            return None
+        return _parse(candidate, data, by_extension, self.result)
+
+    @transaction.atomic
+    def _write(self, parsed: list[_Parsed], retire: list[int]) -> None:
+        if retire:
+            IndexedFile.objects.filter(pk__in=retire).update(removed_in=self.next)
+        if not parsed:
+            return
+        rows = IndexedFile.objects.bulk_create(
+            [
+                IndexedFile(
+                    repository=self.repository,
+                    path=p.candidate.path,
+                    language=p.language,
+                    size=p.candidate.size,
+                    mtime_ns=p.candidate.mtime_ns,
+                    content_hash=p.content_hash,
+                    line_count=len(p.lines),
+                    added_in=self.next,
+                )
+                for p in parsed
+            ]
+        )
+        Chunk.objects.bulk_create(
+            [
+                Chunk(file_id=row.pk, start_line=start, end_line=end, text=text)
+                for row, p in zip(rows, parsed, strict=True)
+                for start, end, text in _chunks(p.lines)
+            ],
+            batch_size=2000,
+        )
+        Symbol.objects.bulk_create(
+            [
+                Symbol(
+                    file_id=row.pk,
+                    name=s.name[:255],
+                    kind=s.kind,
+                    start_line=s.start_line,
+                    end_line=s.end_line,
+                    signature=s.signature,
+                    parent=s.parent[:255],
+                )
+                for row, p in zip(rows, parsed, strict=True)
+                for s in p.symbols
+            ],
+            batch_size=2000,
+        )
+
+    def _publish(self) -> None:
+        """Make the new generation the live one, in one short transaction."""
+        with transaction.atomic():
+            Repository.objects.filter(pk=self.repository.pk).update(generation=self.next)
+            self.repository.generation = self.next
+        # Old versions are invisible now; clear them out.
+        old = IndexedFile.objects.filter(repository=self.repository, removed_in__lte=self.next)
+        Chunk.objects.filter(file__in=old).delete()
+        Symbol.objects.filter(file__in=old).delete()
+        old.delete()
+
+
+def repository_counts(repository: Repository) -> dict:
+    files = IndexedFile.objects.filter(visible_at(repository.generation), repository=repository)
+    totals = files.aggregate(count=Count("pk"), size=Sum("size"))
+    per_language = (
+        Symbol.objects.filter(
+            visible_at(repository.generation, "file__"), file__repository=repository
+        )
+        .values("file__language")
+        .annotate(count=Count("pk"))
+    )
+    return {
+        "file_count": totals["count"] or 0,
+        "byte_count": totals["size"] or 0,
+        "symbol_counts": {row["file__language"]: row["count"] for row in per_language},
+    }
+
+
+def index_repository(repository: Repository, **kwargs) -> IndexResult:
+    started = time.monotonic()
+    result = Indexer(repository, **kwargs).run()
+    counts = repository_counts(repository)
+    Repository.objects.filter(pk=repository.pk).update(
+        state=Repository.State.READY, last_indexed_at=timezone.now(), **counts
+    )
+    logger.info(
+        "indexed %s: %d files, +%d ~%d -%d in %.2fs",
+        repository.name,
+        result.files_seen,
+        result.added,
+        result.changed,
+        result.removed,
+        time.monotonic() - started,
+    )
+    return result

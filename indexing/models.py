@@ -1,0 +1,139 @@
+"""Repositories on disk and what was indexed from them.
+
+Consistency under crashes comes from generations. A repository's live
+`generation` decides what is visible: a file row is visible while
+added_in <= generation and (removed_in is null or removed_in > generation).
+A job builds generation G+1 beside the live one (new rows added_in=G+1, old
+rows marked removed_in=G+1) and flips `generation` in one short transaction
+at the end. A worker killed half-way leaves rows nobody sees; the next job
+clears them first.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Repository(models.Model):
+    class State(models.TextChoices):
+        NEW = "new", "Not indexed yet"
+        READY = "ready", "Indexed"
+        FAILED = "failed", "Indexing failed"
+
+    name = models.CharField(max_length=200, unique=True)
+    path = models.CharField(max_length=1024, unique=True, help_text="Resolved absolute path.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.NEW)
+    generation = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_indexed_at = models.DateTimeField(null=True, blank=True)
+    file_count = models.PositiveIntegerField(default=0)
+    byte_count = models.PositiveBigIntegerField(default=0)
+    symbol_counts = models.JSONField(default=dict, blank=True, help_text="Symbols per language.")
+    last_job = models.ForeignKey(
+        "IndexJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The lease: which job may write, and until when (renewed as it works).
+    lease_job = models.BigIntegerField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IndexJob(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="jobs")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    files_total = models.PositiveIntegerField(default=0)
+    files_done = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["repository", "state"])]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.repository}, {self.state})"
+
+
+class IndexedFile(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=1024, help_text="Relative to the repository, with /.")
+    language = models.CharField(max_length=40, blank=True)
+    size = models.PositiveBigIntegerField()
+    mtime_ns = models.BigIntegerField()
+    content_hash = models.CharField(max_length=64)
+    line_count = models.PositiveIntegerField(default=0)
+    added_in = models.PositiveIntegerField()
+    removed_in = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["repository", "path"]),
+            models.Index(fields=["repository", "added_in"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def visible_at(generation: int, prefix: str = "") -> Q:
+    """The rows of a generation; `prefix` reaches IndexedFile through a relation."""
+    return Q(**{f"{prefix}added_in__lte": generation}) & (
+        Q(**{f"{prefix}removed_in__isnull": True}) | Q(**{f"{prefix}removed_in__gt": generation})
+    )
+
+
+class Chunk(models.Model):
+    """About 50 lines of a file: the unit text search works on."""
+
+    file = models.ForeignKey(IndexedFile, on_delete=models.CASCADE, related_name="chunks")
+    start_line = models.PositiveIntegerField()
+    end_line = models.PositiveIntegerField()
+    text = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.file_id}:{self.start_line}-{self.end_line}"
+
+
+class Symbol(models.Model):
+    file = models.ForeignKey(IndexedFile, on_delete=models.CASCADE, related_name="symbols")
+    name = models.CharField(max_length=255, db_index=True)
+    kind = models.CharField(max_length=20)
+    start_line = models.PositiveIntegerField()
+    end_line = models.PositiveIntegerField()
+    signature = models.CharField(max_length=300, blank=True)
+    parent = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+class PluginSetting(models.Model):
+    """A language plugin switched on or off, for every process."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({'on' if self.enabled else 'off'})"

@@ -1,0 +1,223 @@
+"""Writes for indexing: registering repositories, queueing and running jobs, plugins."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+
+from indexing import plugins
+from indexing.indexer import index_repository
+from indexing.models import IndexJob, PluginSetting, Repository
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_STATES = (IndexJob.State.QUEUED, IndexJob.State.RUNNING)
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.extra = extra
+
+
+def repository_path_resolve(raw_path) -> str:
+    """The real path of a repository to index, or a 400 that says what to do.
+
+    Symlinks are resolved first, then the result must lie inside one of
+    MCP_INDEX_ROOTS (compared by whole path components, so /srv/code-evil is
+    not inside /srv/code).
+    """
+    roots = [os.path.realpath(root) for root in settings.MCP_INDEX_ROOTS]
+    if not roots:
+        raise ValidationError(
+            {
+                "repo_path": "No index roots are configured. Set MCP_INDEX_ROOTS to the "
+                "comma-separated folders repositories may be indexed from, and restart."
+            }
+        )
+    if not isinstance(raw_path, str) or not raw_path or "\x00" in raw_path:
+        raise ValidationError({"repo_path": "Give the repository's absolute path."})
+    if not os.path.isabs(raw_path):
+        raise ValidationError({"repo_path": "The path must be absolute, e.g. /srv/code/project."})
+    if len(raw_path) > 1024:
+        raise ValidationError({"repo_path": "The path is too long."})
+    resolved = os.path.realpath(raw_path)
+    if not any(resolved == root or resolved.startswith(root + os.sep) for root in roots):
+        raise ValidationError(
+            {
+                "repo_path": "The path is outside the index roots ("
+                + ", ".join(roots)
+                + "). Move or link the repository under one of them, or add its folder to "
+                "MCP_INDEX_ROOTS."
+            }
+        )
+    if not os.path.exists(resolved):
+        raise ValidationError({"repo_path": "Nothing exists at that path."})
+    if not os.path.isdir(resolved):
+        raise ValidationError({"repo_path": "The path is not a directory."})
+    return resolved
+
+
+def repository_free_name(wanted: str) -> str:
+    name, suffix = wanted[:190] or "repository", 2
+    candidate = name
+    while Repository.objects.filter(name=candidate).exists():
+        candidate = f"{name}-{suffix}"
+        suffix += 1
+    return candidate
+
+
+def repository_register(*, raw_path, name: str | None, user) -> tuple[Repository, IndexJob]:
+    path = repository_path_resolve(raw_path)
+    existing = Repository.objects.filter(path=path).first()
+    if existing is not None:
+        raise Conflict("This repository is registered already.", repository_id=existing.pk)
+    if name and Repository.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"The name {name!r} is taken."})
+    with transaction.atomic():
+        repository = Repository.objects.create(
+            name=name or repository_free_name(os.path.basename(path)), path=path
+        )
+        job = job_enqueue(repository=repository, user=user)
+    return repository, job
+
+
+def job_enqueue(*, repository: Repository, user=None, run_in_background: bool = True) -> IndexJob:
+    """Queue an index job; one at a time per repository."""
+    with transaction.atomic():
+        Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        active = repository.jobs.filter(state__in=ACTIVE_STATES).first()
+        if active is not None:
+            raise Conflict("A job is queued or running for this repository.", job_id=active.pk)
+        # `user` may be a User (admin) or a token principal (its pk is the user id).
+        user_id = getattr(user, "pk", None)
+        job = IndexJob.objects.create(
+            repository=repository, requested_by_id=int(user_id) if user_id else None
+        )
+        Repository.objects.filter(pk=repository.pk).update(last_job=job)
+        if run_in_background:
+            transaction.on_commit(lambda: _enqueue_task(job.pk))
+    return job
+
+
+def _enqueue_task(job_id: int, *, delay: float = 0) -> None:
+    from indexing.tasks import run_index_job
+
+    task = run_index_job
+    if delay:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    task.enqueue(job_id)
+
+
+def _lease_seconds() -> int:
+    return settings.MCP_INDEX_LEASE_SECONDS
+
+
+def jobs_reap_stale(*, repository_id: int | None = None) -> int:
+    """Mark failed the running jobs whose worker stopped (their lease ran out)."""
+    now = timezone.now()
+    running = IndexJob.objects.filter(state=IndexJob.State.RUNNING)
+    if repository_id is not None:
+        running = running.filter(repository_id=repository_id)
+    stale = [
+        job.pk
+        for job in running.select_related("repository")
+        if job.repository.lease_job != job.pk
+        or job.repository.lease_until is None
+        or job.repository.lease_until < now
+    ]
+    if not stale:
+        return 0
+    return IndexJob.objects.filter(pk__in=stale, state=IndexJob.State.RUNNING).update(
+        state=IndexJob.State.FAILED,
+        finished_at=now,
+        error="The worker stopped during the job. The previous index is intact; "
+        "start a re-index to try again.",
+    )
+
+
+def _take_lease(job: IndexJob) -> bool:
+    now = timezone.now()
+    return bool(
+        Repository.objects.filter(pk=job.repository_id)
+        .filter(Q(lease_job__isnull=True) | Q(lease_job=job.pk) | Q(lease_until__lt=now))
+        .update(lease_job=job.pk, lease_until=now + timedelta(seconds=_lease_seconds()))
+    )
+
+
+def _release_lease(job: IndexJob) -> None:
+    Repository.objects.filter(pk=job.repository_id, lease_job=job.pk).update(
+        lease_job=None, lease_until=None
+    )
+
+
+def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | None:
+    """Run a queued job. Two jobs never write one repository at once: a job that
+    finds the repository busy is queued again a little later (or, with
+    requeue=False, refused with a Conflict)."""
+    job = IndexJob.objects.select_related("repository").filter(pk=job_id).first()
+    if job is None or job.state != IndexJob.State.QUEUED:
+        return None  # deleted with its repository, or already handled
+    if not _take_lease(job):
+        if not requeue:
+            raise Conflict("Another job is indexing this repository right now.")
+        _enqueue_task(job.pk, delay=2)
+        return None
+    jobs_reap_stale(repository_id=job.repository_id)
+    IndexJob.objects.filter(pk=job.pk).update(
+        state=IndexJob.State.RUNNING, started_at=timezone.now()
+    )
+
+    def report(done: int, total: int) -> None:
+        IndexJob.objects.filter(pk=job.pk).update(files_done=done, files_total=total)
+        if progress is not None:
+            progress(done, total)
+
+    def heartbeat() -> None:
+        Repository.objects.filter(pk=job.repository_id, lease_job=job.pk).update(
+            lease_until=timezone.now() + timedelta(seconds=_lease_seconds())
+        )
+
+    try:
+        result = index_repository(job.repository, progress=report, heartbeat=heartbeat)
+    except Exception as exc:
+        logger.exception("index job %s failed", job.pk)
+        IndexJob.objects.filter(pk=job.pk).update(
+            state=IndexJob.State.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        Repository.objects.filter(pk=job.repository_id, state=Repository.State.NEW).update(
+            state=Repository.State.FAILED
+        )
+    else:
+        IndexJob.objects.filter(pk=job.pk).update(
+            state=IndexJob.State.SUCCEEDED, finished_at=timezone.now(), stats=result.as_stats()
+        )
+    finally:
+        _release_lease(job)
+    job.refresh_from_db()
+    return job
+
+
+def repository_delete(*, repository: Repository) -> None:
+    """Remove the repository and everything indexed for it (files on disk are untouched)."""
+    repository.delete()
+
+
+def plugin_set_enabled(*, name: str, enabled: bool) -> PluginSetting:
+    if name not in plugins.registry():
+        raise NotFound(f"No plugin named {name!r}.")
+    setting, _ = PluginSetting.objects.update_or_create(name=name, defaults={"enabled": enabled})
+    return setting
