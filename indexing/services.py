@@ -42,30 +42,34 @@ def repository_path_resolve(raw_path) -> str:
     if not roots:
         raise ValidationError(
             {
-                "repo_path": "No index roots are configured. Set MCP_INDEX_ROOTS to the "
-                "comma-separated folders repositories may be indexed from, and restart."
+                "repo_path": [
+                    "No index roots are configured. Set MCP_INDEX_ROOTS to the "
+                    "comma-separated folders repositories may be indexed from, and restart."
+                ]
             }
         )
     if not isinstance(raw_path, str) or not raw_path or "\x00" in raw_path:
-        raise ValidationError({"repo_path": "Give the repository's absolute path."})
+        raise ValidationError({"repo_path": ["Give the repository's absolute path."]})
     if not os.path.isabs(raw_path):
-        raise ValidationError({"repo_path": "The path must be absolute, e.g. /srv/code/project."})
+        raise ValidationError({"repo_path": ["The path must be absolute, e.g. /srv/code/project."]})
     if len(raw_path) > 1024:
-        raise ValidationError({"repo_path": "The path is too long."})
+        raise ValidationError({"repo_path": ["The path is too long."]})
     resolved = os.path.realpath(raw_path)
     if not any(resolved == root or resolved.startswith(root + os.sep) for root in roots):
         raise ValidationError(
             {
-                "repo_path": "The path is outside the index roots ("
-                + ", ".join(roots)
-                + "). Move or link the repository under one of them, or add its folder to "
-                "MCP_INDEX_ROOTS."
+                "repo_path": [
+                    "The path is outside the index roots ("
+                    + ", ".join(roots)
+                    + "). Move the repository under one of them, or add its folder to "
+                    "MCP_INDEX_ROOTS."
+                ]
             }
         )
     if not os.path.exists(resolved):
-        raise ValidationError({"repo_path": "Nothing exists at that path."})
+        raise ValidationError({"repo_path": ["Nothing exists at that path."]})
     if not os.path.isdir(resolved):
-        raise ValidationError({"repo_path": "The path is not a directory."})
+        raise ValidationError({"repo_path": ["The path is not a directory."]})
     return resolved
 
 
@@ -84,7 +88,7 @@ def repository_register(*, raw_path, name: str | None, user) -> tuple[Repository
     if existing is not None:
         raise Conflict("This repository is registered already.", repository_id=existing.pk)
     if name and Repository.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"The name {name!r} is taken."})
+        raise ValidationError({"name": [f"The name {name!r} is taken."]})
     with transaction.atomic():
         repository = Repository.objects.create(
             name=name or repository_free_name(os.path.basename(path)), path=path

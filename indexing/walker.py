@@ -52,14 +52,16 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
     ignores: dict[str, pathspec.PathSpec] = {}
 
     def ignored(rel: str, is_dir: bool) -> bool:
+        # As git does: the deepest .gitignore with a matching pattern decides,
+        # so a folder's "!keep.log" overrides its parent's "*.log".
         parts = rel.split("/")
-        for depth in range(len(parts)):
-            base = "/".join(parts[:depth])
-            spec = ignores.get(base)
+        for depth in range(len(parts) - 1, -1, -1):
+            spec = ignores.get("/".join(parts[:depth]))
             if spec is not None:
                 below = "/".join(parts[depth:]) + ("/" if is_dir else "")
-                if spec.match_file(below):
-                    return True
+                decision = spec.check_file(below).include
+                if decision is not None:
+                    return decision
         return False
 
     pending = [""]

@@ -2,56 +2,20 @@
 worker processes: no request fails, every process signs with the new key
 within 10 seconds, and tokens with the new kid are accepted everywhere at once."""
 
-import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import jwt
 import pytest
 import requests
-from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 
 from accounts import signing
 from accounts.models import SigningKey
 from tests.factories import SIGNING_KID, UserFactory, login_tokens
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url_of_test_db() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-def server_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCP_"))}
-    env.update(
-        {
-            "DATABASE_URL": database_url_of_test_db(),
-            "MCP_DATA_DIR": str(settings.MCP_DATA_DIR),
-            "JWT_KEY_ENCRYPTION_KEY": settings.JWT_KEY_ENCRYPTION_KEY,
-            "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    if settings.REDIS_URL:
-        env["REDIS_URL"] = settings.REDIS_URL
-    else:
-        env.pop("REDIS_URL", None)
-    return env
+from tests.processes import ROOT, free_port, process_env
 
 
 @pytest.fixture
@@ -73,7 +37,7 @@ def two_worker_server(tmp_path):
                 "60",
             ],
             cwd=ROOT,
-            env=server_env(),
+            env=process_env(),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -138,7 +102,7 @@ def test_no_request_fails_during_a_rotation_under_load(two_worker_server):
         subprocess.run(
             [sys.executable, "manage.py", "rotate_signing_key", "--algorithm", "ES256"],
             cwd=ROOT,
-            env=server_env(),
+            env=process_env(),
             check=True,
             capture_output=True,
             timeout=60,

@@ -51,9 +51,7 @@ def sample_repo(roots) -> Path:
 def _on_commit_runs_at_once(monkeypatch):
     """Tests run inside a transaction that never commits; the job queue is
     written on commit. Run those callbacks at once, as autocommit would."""
-    monkeypatch.setattr(
-        transaction, "on_commit", lambda func, using=None, robust=False: func()
-    )
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
 
 
 def run_queued_jobs() -> int:

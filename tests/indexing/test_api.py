@@ -78,11 +78,13 @@ def test_names_are_unique(api_client, developer, roots, sample_repo):
     other = write_repo(roots / "other", {"a.py": "x = 1\n"})
     response = register(api_client, developer, other, name="taken")
     assert response.status_code == 400
+    assert not Repository.objects.filter(path=str(other)).exists()
     assert "taken" in str(response.json()["name"])
     # Without a name, a free one is derived from the folder.
-    write_repo(roots / "nested" / "sample", {"b.py": "y = 2\n"})
-    response = register(api_client, developer, roots / "nested" / "sample")
-    assert response.json()["repository"]["name"] == "sample-2"
+    write_repo(roots / "nested" / "other", {"b.py": "y = 2\n"})
+    assert register(api_client, developer, other).json()["repository"]["name"] == "other"
+    response = register(api_client, developer, roots / "nested" / "other")
+    assert response.json()["repository"]["name"] == "other-2"
 
 
 @pytest.mark.parametrize("name", ["../etc", "a b", "x" * 101, ""])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -35,7 +34,7 @@ class Command(BaseCommand):
             job = services.job_run(job_id=job.pk, progress=self._bar, requeue=False)
         except services.Conflict as exc:
             raise CommandError(str(exc.detail)) from None
-        sys.stderr.write("\n")
+        self.stderr.write("")
         if job.state == job.State.FAILED:
             raise CommandError(f"Indexing failed: {job.error}")
         stats = job.stats
@@ -53,5 +52,7 @@ class Command(BaseCommand):
     def _bar(self, done: int, total: int) -> None:
         width = 30
         filled = width * done // total if total else width
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
-        sys.stderr.flush()
+        self.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files", ending=""
+        )
+        self.stderr.flush()

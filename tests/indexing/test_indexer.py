@@ -1,0 +1,151 @@
+"""The indexer: what it stores, incremental work, and consistency when it dies."""
+
+import os
+
+import pytest
+
+from indexing.indexer import CHUNK_LINES, Indexer, index_repository
+from indexing.models import Chunk, IndexedFile, Repository, Symbol, visible_at
+from tests.indexing.conftest import SAMPLES, touch_later, write_repo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def repository(sample_repo):
+    return Repository.objects.create(name="sample", path=str(sample_repo))
+
+
+def visible(repository):
+    repository.refresh_from_db()
+    return IndexedFile.objects.filter(visible_at(repository.generation), repository=repository)
+
+
+def symbols_of(repository, path):
+    return {
+        (s.name, s.kind, s.parent)
+        for s in Symbol.objects.filter(file__in=visible(repository), file__path=path)
+    }
+
+
+def test_symbols_for_every_language(repository):
+    index_repository(repository)
+    assert symbols_of(repository, "app/models.py") == {
+        ("Invoice", "class", ""),
+        ("total", "method", "Invoice"),
+        ("helper", "function", ""),
+    }
+    assert ("render", "method", "Panel") in symbols_of(repository, "app/views.js")
+    assert {("Shape", "interface", ""), ("Color", "enum", "")} <= symbols_of(
+        repository, "web/types.ts"
+    )
+    assert {("Server", "struct", ""), ("Run", "method", "")} <= symbols_of(
+        repository, "cmd/main.go"
+    )
+    assert ("parse", "method", "Parser") in symbols_of(repository, "core/lib.rs")
+    assert ("start", "method", "App") in symbols_of(repository, "java/App.java")
+    assert ("add", "function", "") in symbols_of(repository, "native/util.c")
+    assert ("spin", "method", "Motor") in symbols_of(repository, "native/engine.cpp")
+    symbol = Symbol.objects.get(name="total")
+    assert (symbol.start_line, symbol.end_line) == (2, 3)
+    assert symbol.signature == "def total(self):"
+    assert IndexedFile.objects.get(path="README.md").language == ""  # text only
+
+
+def test_files_are_stored_as_chunks_of_lines(roots):
+    lines = [f"line {n}\n" for n in range(1, 121)]
+    repo = write_repo(roots / "long", {"long.txt": "".join(lines)})
+    repository = Repository.objects.create(name="long", path=str(repo))
+    index_repository(repository)
+    chunks = list(Chunk.objects.order_by("start_line").values_list("start_line", "end_line"))
+    assert chunks == [(1, CHUNK_LINES), (CHUNK_LINES + 1, 2 * CHUNK_LINES), (101, 120)]
+    assert "".join(Chunk.objects.order_by("start_line").values_list("text", flat=True)) == "".join(
+        lines
+    )
+
+
+def test_binary_bad_encoding_and_unreadable_files(repository, sample_repo):
+    write_repo(
+        sample_repo,
+        {"logo.png": b"\x89PNG\r\n\x1a\n\x00\x00", "latin1.txt": "caf\xe9".encode("latin-1")},
+    )
+    unreadable = sample_repo / "locked.py"
+    unreadable.write_text("x = 1\n")
+    os.chmod(unreadable, 0)
+    try:
+        result = index_repository(repository)
+    finally:
+        os.chmod(unreadable, 0o644)
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons["latin1.txt"] == "not UTF-8 text"
+    paths = set(visible(repository).values_list("path", flat=True))
+    assert "logo.png" not in paths and "latin1.txt" not in paths
+    if os.geteuid() != 0:
+        assert reasons["locked.py"].startswith("unreadable")
+    assert len(paths) >= len(SAMPLES)
+
+
+def test_incremental_reads_only_changed_files(repository, sample_repo):
+    index_repository(repository)
+    first_generation = visible(repository).first().added_in
+    unchanged_ids = set(
+        visible(repository).exclude(path="app/models.py").values_list("pk", flat=True)
+    )
+
+    touch_later(sample_repo / "app" / "models.py", "class Renamed:\n    pass\n")
+    result = index_repository(repository)
+    assert (result.added, result.changed, result.removed) == (0, 1, 0)
+    assert result.unchanged == len(SAMPLES) - 1
+    # Unchanged files keep their rows; the changed one has a new row.
+    assert unchanged_ids <= set(visible(repository).values_list("pk", flat=True))
+    assert symbols_of(repository, "app/models.py") == {("Renamed", "class", "")}
+    assert visible(repository).get(path="app/models.py").added_in > first_generation
+    # Old versions are gone from the database, not just hidden.
+    assert IndexedFile.objects.filter(repository=repository, path="app/models.py").count() == 1
+
+
+def test_a_touched_file_with_the_same_content_is_not_rewritten(repository, sample_repo):
+    index_repository(repository)
+    target = sample_repo / "app" / "models.py"
+    before = visible(repository).get(path="app/models.py")
+    touch_later(target, target.read_text())
+    result = index_repository(repository)
+    assert result.changed == 0 and result.unchanged == len(SAMPLES)
+    after = visible(repository).get(path="app/models.py")
+    assert after.pk == before.pk and after.mtime_ns != before.mtime_ns
+
+
+def test_a_crash_half_way_leaves_the_previous_index_searchable(repository, sample_repo):
+    index_repository(repository)
+    before = set(visible(repository).values_list("path", "content_hash"))
+    for name in ("app/models.py", "cmd/main.go"):
+        touch_later(sample_repo / name, "// rewritten\n")
+    os.remove(sample_repo / "README.md")
+
+    class Killed(Exception):
+        pass
+
+    def die_after_writing(done, total):
+        if done == total:  # everything written, nothing published yet
+            raise Killed
+
+    with pytest.raises(Killed):
+        Indexer(repository, progress=die_after_writing).run()
+    # Half-written rows exist, but nobody sees them.
+    assert set(visible(repository).values_list("path", "content_hash")) == before
+    assert IndexedFile.objects.filter(repository=repository).count() > len(before)
+
+    result = index_repository(repository)  # the retry cleans up and finishes
+    assert (result.changed, result.removed) == (2, 1)
+    paths = set(visible(repository).values_list("path", flat=True))
+    assert "README.md" not in paths
+    assert IndexedFile.objects.filter(repository=repository).count() == len(paths)
+
+
+def test_counts_per_language(repository):
+    index_repository(repository)
+    repository.refresh_from_db()
+    assert repository.file_count == len(SAMPLES)
+    assert repository.byte_count == sum(len(text.encode()) for text in SAMPLES.values())
+    assert repository.symbol_counts["Python"] == 3
+    assert repository.state == "ready" and repository.last_indexed_at

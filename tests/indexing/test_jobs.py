@@ -1,0 +1,131 @@
+"""Jobs: one at a time per repository, failures, stale workers, the command, the admin."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from indexing import services
+from indexing.models import IndexJob, Repository
+from tests.indexing.conftest import run_queued_jobs
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def repository(sample_repo):
+    return Repository.objects.create(name="sample", path=str(sample_repo))
+
+
+def test_a_job_that_finds_the_repository_busy_waits_its_turn(repository):
+    job = services.job_enqueue(repository=repository)
+    Repository.objects.filter(pk=repository.pk).update(
+        lease_job=-1, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    DBTaskResult.objects.all().delete()
+    assert services.job_run(job_id=job.pk) is None
+    job.refresh_from_db()
+    assert job.state == "queued"
+    requeued = DBTaskResult.objects.get()
+    assert requeued.run_after is not None and requeued.run_after > timezone.now()
+
+
+def test_a_job_takes_over_an_expired_lease(repository):
+    job = services.job_enqueue(repository=repository)
+    Repository.objects.filter(pk=repository.pk).update(
+        lease_job=-1, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert services.job_run(job_id=job.pk).state == "succeeded"
+    repository.refresh_from_db()
+    assert repository.lease_job is None
+
+
+def test_a_running_job_whose_worker_died_is_marked_failed(api_client, repository, viewer):
+    from tests.conftest import bearer
+    from tests.factories import login_tokens
+
+    job = services.job_enqueue(repository=repository)
+    IndexJob.objects.filter(pk=job.pk).update(state="running", started_at=timezone.now())
+    Repository.objects.filter(pk=repository.pk).update(
+        lease_job=job.pk, lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    body = api_client.get(
+        f"/api/jobs/{job.pk}", **bearer(login_tokens(viewer)["access_token"])
+    ).json()
+    assert body["state"] == "failed"
+    assert "worker stopped" in body["error"]
+    # ... and it can be retried.
+    retry = services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    retry.refresh_from_db()
+    assert retry.state == "succeeded"
+
+
+def test_a_failing_job_is_recorded_and_the_repository_kept(repository, sample_repo, settings):
+    services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    generation = Repository.objects.get().generation
+    (sample_repo / "new.py").write_text("x = 1\n")
+    settings.MCP_INDEX_MAX_FILE_BYTES = "not a number"  # the job crashes part-way
+    job = services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == "failed" and "TypeError" in job.error
+    repository.refresh_from_db()
+    assert repository.state == "ready" and repository.generation == generation
+    assert repository.lease_job is None
+
+
+def test_a_job_for_a_deleted_repository_does_nothing(repository):
+    job = services.job_enqueue(repository=repository)
+    repository.delete()
+    assert services.job_run(job_id=job.pk) is None
+    assert run_queued_jobs() == 1  # the task ran and found nothing to do
+
+
+def test_index_repository_command(sample_repo, roots):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("index_repository", str(sample_repo), "--name", "cli", stdout=out, stderr=err)
+    assert "Indexed cli: 10 files, 10 added" in out.getvalue()
+    assert "10/10 files" in err.getvalue()
+    out = io.StringIO()
+    call_command("index_repository", str(sample_repo), stdout=out, stderr=io.StringIO())
+    assert "Re-indexed cli: 10 files, 0 added, 0 changed" in out.getvalue()
+    assert IndexJob.objects.filter(state="succeeded").count() == 2
+
+
+def test_index_repository_command_refuses_paths_outside_the_roots(tmp_path, roots):
+    with pytest.raises(CommandError, match="outside the index roots"):
+        call_command("index_repository", str(tmp_path), stdout=io.StringIO())
+
+
+def test_index_repository_command_refuses_a_busy_repository(repository):
+    Repository.objects.filter(pk=repository.pk).update(
+        lease_job=-1, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    with pytest.raises(CommandError, match="Another job"):
+        call_command(
+            "index_repository", repository.path, stdout=io.StringIO(), stderr=io.StringIO()
+        )
+
+
+def test_admin_lists_repositories_and_jobs_and_reindexes(client, admin_user, repository):
+    client.force_login(admin_user)
+    services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    page = client.get(reverse("admin:indexing_repository_changelist"))
+    assert page.status_code == 200 and "sample" in page.content.decode()
+    assert client.get(reverse("admin:indexing_indexjob_changelist")).status_code == 200
+    assert (
+        client.get(reverse("admin:indexing_repository_change", args=[repository.pk])).status_code
+        == 200
+    )
+    client.post(
+        reverse("admin:indexing_repository_changelist"),
+        {"action": "reindex", "_selected_action": [repository.pk]},
+    )
+    assert repository.jobs.filter(state="queued").count() == 1

@@ -1,0 +1,45 @@
+"""Running the real server and worker as separate processes against the test database."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_of_test_db() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process that shares this test run's database and cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCP_"))}
+    env.update(
+        {
+            "DATABASE_URL": database_url_of_test_db(),
+            "MCP_DATA_DIR": str(settings.MCP_DATA_DIR),
+            "JWT_KEY_ENCRYPTION_KEY": settings.JWT_KEY_ENCRYPTION_KEY,
+            "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    else:
+        env.pop("REDIS_URL", None)
+    env.update(extra)
+    return env
