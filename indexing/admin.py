@@ -42,6 +42,7 @@ class RepositoryAdmin(admin.ModelAdmin):
     @admin.action(description="Re-index selected repositories")
     def reindex(self, request, queryset):
         queued, busy = 0, 0
+        services.jobs_reap_stale()
         for repository in queryset:
             try:
                 services.job_enqueue(repository=repository, user=request.user)
@@ -75,5 +76,10 @@ class IndexJobAdmin(admin.ModelAdmin):
 
 @admin.register(PluginSetting)
 class PluginSettingAdmin(admin.ModelAdmin):
+    """Rows appear when a plugin is switched (PATCH /api/plugins/{name}); flip them here."""
+
     list_display = ["name", "enabled", "updated_at"]
     list_editable = ["enabled"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

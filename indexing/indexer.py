@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -22,12 +23,14 @@ from django.utils import timezone
 
 from indexing import plugins
 from indexing.models import Chunk, IndexedFile, PluginSetting, Repository, Symbol, visible_at
-from indexing.walker import Candidate, Skipped, looks_binary, walk
+from indexing.walker import Candidate, Skipped, looks_binary, read_file, walk
 
 logger = logging.getLogger(__name__)
 
 CHUNK_LINES = 50
 BATCH_FILES = 250
+BATCH_BYTES = 16 * 1024 * 1024  # written out before the batch holds more than this
+PROGRESS_EVERY = 100
 MAX_REPORTED_PROBLEMS = 100
 
 Progress = Callable[[int, int], None]  # (files done, files total)
@@ -82,10 +85,20 @@ class _Parsed:
     symbols: list[plugins.Symbol]
 
 
-def _parse(candidate: Candidate, data: bytes, by_extension, result: IndexResult) -> _Parsed | None:
-    text = data.decode("utf-8")  # the caller checked it decodes
-    extension = "." + candidate.path.rsplit(".", 1)[-1].lower() if "." in candidate.path else ""
-    plugin = by_extension.get(extension)
+def _language_for(path: str, by_extension) -> str:
+    plugin = by_extension.get(_extension(path))
+    return plugin.language if plugin else ""
+
+
+def _extension(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def _parse(
+    candidate: Candidate, data: bytes, text: str, by_extension, result: IndexResult
+) -> _Parsed:
+    plugin = by_extension.get(_extension(candidate.path))
     symbols: list[plugins.Symbol] = []
     if plugin is not None:
         try:
@@ -101,74 +114,117 @@ def _parse(candidate: Candidate, data: bytes, by_extension, result: IndexResult)
     )
 
 
+class LeaseLost(Exception):
+    """Another job took the repository over: stop without touching anything more."""
+
+
 class Indexer:
     def __init__(
         self,
         repository: Repository,
         *,
         progress: Progress | None = None,
-        heartbeat: Callable[[], None] | None = None,
+        lease_job: int | None = None,
     ):
         self.repository = repository
         self.progress = progress or (lambda done, total: None)
-        self.heartbeat = heartbeat or (lambda: None)
+        # The job whose lease this indexer writes under (None: the caller holds the
+        # repository some other way, as tests and benchmarks do).
+        self.lease_job = lease_job
         self.live = repository.generation
         self.next = repository.generation + 1
         self.result = IndexResult(generation=self.live)
         self.dropped: set[str] = set()  # candidates that turned out not to be indexable
+        self._renewed_at = 0.0
+
+    def renew_lease(self, *, force: bool = False) -> None:
+        """Keep the lease alive (every couple of seconds); stop if it was lost."""
+        if self.lease_job is None or (not force and time.monotonic() - self._renewed_at < 2):
+            return
+        held = Repository.objects.filter(pk=self.repository.pk, lease_job=self.lease_job).update(
+            lease_until=timezone.now() + timedelta(seconds=settings.MCP_INDEX_LEASE_SECONDS)
+        )
+        if not held:
+            raise LeaseLost("Another job took over this repository.")
+        self._renewed_at = time.monotonic()
 
     def run(self) -> IndexResult:
+        self.renew_lease(force=True)
         self._clear_unfinished()
         candidates, skipped = walk(
             self.repository.path, max_bytes=settings.MCP_INDEX_MAX_FILE_BYTES
         )
+        if len(candidates) > settings.MCP_INDEX_MAX_FILES:
+            raise ValueError(
+                f"The repository has {len(candidates)} files; the limit is "
+                f"{settings.MCP_INDEX_MAX_FILES} (MCP_INDEX_MAX_FILES)."
+            )
         self.result.skipped.extend(skipped)
         self.result.files_seen = len(candidates)
-        existing = {
-            path: (pk, size, mtime_ns, content_hash)
-            for pk, path, size, mtime_ns, content_hash in IndexedFile.objects.filter(
-                visible_at(self.live), repository=self.repository
-            ).values_list("pk", "path", "size", "mtime_ns", "content_hash")
-        }
         by_extension = plugins.by_extension(enabled_plugins())
+        existing = {
+            row[1]: row
+            for row in IndexedFile.objects.filter(
+                visible_at(self.live), repository=self.repository
+            ).values_list(
+                "pk", "path", "size", "mtime_ns", "ctime_ns", "inode", "content_hash", "language"
+            )
+        }
         total = len(candidates)
         self.progress(0, total)
 
         pending: list[_Parsed] = []
+        pending_bytes = 0
         replaced: list[int] = []
-        touched: list[tuple[int, int, int]] = []  # (pk, size, mtime) for same-content files
+        touched: list[IndexedFile] = []  # same content, new file metadata
         for done, candidate in enumerate(candidates, start=1):
             known = existing.get(candidate.path)
-            if known and known[1] == candidate.size and known[2] == candidate.mtime_ns:
+            language = _language_for(candidate.path, by_extension)
+            if (
+                known
+                and known[2:6]
+                == (candidate.size, candidate.mtime_ns, candidate.ctime_ns, candidate.inode)
+                and known[7] == language
+            ):
                 self.result.unchanged += 1
             else:
                 parsed = self._read(candidate, by_extension)
                 if parsed is None:
                     self.dropped.add(candidate.path)
-                elif known and known[3] == parsed.content_hash:
+                elif known and known[6] == parsed.content_hash and known[7] == parsed.language:
                     self.result.unchanged += 1
-                    touched.append((known[0], candidate.size, candidate.mtime_ns))
+                    touched.append(
+                        IndexedFile(
+                            pk=known[0],
+                            size=candidate.size,
+                            mtime_ns=candidate.mtime_ns,
+                            ctime_ns=candidate.ctime_ns,
+                            inode=candidate.inode,
+                        )
+                    )
                 else:
                     pending.append(parsed)
+                    pending_bytes += candidate.size
                     if known:
                         replaced.append(known[0])
                         self.result.changed += 1
                     else:
                         self.result.added += 1
-            if len(pending) >= BATCH_FILES:
+            if len(pending) >= BATCH_FILES or pending_bytes >= BATCH_BYTES:
                 self._write(pending, replaced)
-                pending, replaced = [], []
-            if done % BATCH_FILES == 0:
+                pending, replaced, pending_bytes = [], [], 0
+            if done % PROGRESS_EVERY == 0:
                 self.progress(done, total)
-                self.heartbeat()
+            self.renew_lease()
         # Gone from disk, or no longer indexable (unreadable, binary, too large,
         # not UTF-8): the old version must not stay searchable.
         keep = {candidate.path for candidate in candidates} - self.dropped
-        gone = [pk for path, (pk, *_rest) in existing.items() if path not in keep]
+        gone = [row[0] for path, row in existing.items() if path not in keep]
         self.result.removed = len(gone)
         self._write(pending, replaced + gone)
-        for pk, size, mtime_ns in touched:
-            IndexedFile.objects.filter(pk=pk).update(size=size, mtime_ns=mtime_ns)
+        IndexedFile.objects.bulk_update(
+            touched, ["size", "mtime_ns", "ctime_ns", "inode"], batch_size=1000
+        )
         self.progress(total, total)
         if self.result.added or self.result.changed or self.result.removed:
             self._publish()
@@ -176,20 +232,26 @@ class Indexer:
         return self.result
 
     def _clear_unfinished(self) -> None:
-        """Rows left by a job that died before publishing: nobody can see them."""
+        """Rows nobody can see: left by a job that died before publishing (added_in >
+        live), or replaced rows a job died before deleting (removed_in <= live)."""
         files = IndexedFile.objects.filter(repository=self.repository)
-        stale = files.filter(added_in__gt=self.live)
-        Chunk.objects.filter(file__in=stale).delete()
-        Symbol.objects.filter(file__in=stale).delete()
-        stale.delete()
+        invisible = list(
+            (
+                files.filter(added_in__gt=self.live) | files.filter(removed_in__lte=self.live)
+            ).values_list("pk", flat=True)
+        )
+        if invisible:
+            Chunk.objects.filter(file_id__in=invisible).delete()
+            Symbol.objects.filter(file_id__in=invisible).delete()
+            IndexedFile.objects.filter(pk__in=invisible).delete()
         files.filter(removed_in__gt=self.live).update(removed_in=None)
 
     def _read(self, candidate: Candidate, by_extension) -> _Parsed | None:
         try:
-            with open(candidate.absolute, "rb") as handle:
-                data = handle.read(settings.MCP_INDEX_MAX_FILE_BYTES + 1)
+            data = read_file(candidate, settings.MCP_INDEX_MAX_FILE_BYTES)
         except OSError as exc:
-            self.result.skipped.append(Skipped(candidate.path, f"unreadable: {exc.strerror}"))
+            reason = exc.strerror or str(exc)
+            self.result.skipped.append(Skipped(candidate.path, f"unreadable: {reason}"))
             return None
         if len(data) > settings.MCP_INDEX_MAX_FILE_BYTES:
             self.result.skipped.append(Skipped(candidate.path, "grew over the size limit"))
@@ -197,62 +259,72 @@ class Indexer:
         if looks_binary(data):
             return None  # binary: not text, silently left out
         try:
-            data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             self.result.skipped.append(Skipped(candidate.path, "not UTF-8 text"))
             return None
-        return _parse(candidate, data, by_extension, self.result)
+        return _parse(candidate, data, text, by_extension, self.result)
 
-    @transaction.atomic
     def _write(self, parsed: list[_Parsed], retire: list[int]) -> None:
-        if retire:
-            IndexedFile.objects.filter(pk__in=retire).update(removed_in=self.next)
-        if not parsed:
+        if not parsed and not retire:
             return
-        rows = IndexedFile.objects.bulk_create(
-            [
-                IndexedFile(
-                    repository=self.repository,
-                    path=p.candidate.path,
-                    language=p.language,
-                    size=p.candidate.size,
-                    mtime_ns=p.candidate.mtime_ns,
-                    content_hash=p.content_hash,
-                    line_count=len(p.lines),
-                    added_in=self.next,
-                )
-                for p in parsed
-            ]
-        )
-        Chunk.objects.bulk_create(
-            [
-                Chunk(file_id=row.pk, start_line=start, end_line=end, text=text)
-                for row, p in zip(rows, parsed, strict=True)
-                for start, end, text in _chunks(p.lines)
-            ],
-            batch_size=2000,
-        )
-        Symbol.objects.bulk_create(
-            [
-                Symbol(
-                    file_id=row.pk,
-                    name=s.name[:255],
-                    kind=s.kind,
-                    start_line=s.start_line,
-                    end_line=s.end_line,
-                    signature=s.signature,
-                    parent=s.parent[:255],
-                )
-                for row, p in zip(rows, parsed, strict=True)
-                for s in p.symbols
-            ],
-            batch_size=2000,
-        )
+        self.renew_lease(force=True)
+        with transaction.atomic():
+            if retire:
+                IndexedFile.objects.filter(pk__in=retire).update(removed_in=self.next)
+            if not parsed:
+                return
+            rows = IndexedFile.objects.bulk_create(
+                [
+                    IndexedFile(
+                        repository=self.repository,
+                        path=p.candidate.path,
+                        language=p.language,
+                        size=p.candidate.size,
+                        mtime_ns=p.candidate.mtime_ns,
+                        ctime_ns=p.candidate.ctime_ns,
+                        inode=p.candidate.inode,
+                        content_hash=p.content_hash,
+                        line_count=len(p.lines),
+                        added_in=self.next,
+                    )
+                    for p in parsed
+                ]
+            )
+            Chunk.objects.bulk_create(
+                [
+                    Chunk(file_id=row.pk, start_line=start, end_line=end, text=text)
+                    for row, p in zip(rows, parsed, strict=True)
+                    for start, end, text in _chunks(p.lines)
+                ],
+                batch_size=2000,
+            )
+            Symbol.objects.bulk_create(
+                [
+                    Symbol(
+                        file_id=row.pk,
+                        name=s.name[:255],
+                        kind=s.kind,
+                        start_line=s.start_line,
+                        end_line=s.end_line,
+                        signature=s.signature,
+                        parent=s.parent[:255],
+                    )
+                    for row, p in zip(rows, parsed, strict=True)
+                    for s in p.symbols
+                ],
+                batch_size=2000,
+            )
 
     def _publish(self) -> None:
-        """Make the new generation the live one, in one short transaction."""
+        """Make the new generation the live one, in one short transaction, only if
+        this job still holds the repository and nobody published meanwhile."""
         with transaction.atomic():
-            Repository.objects.filter(pk=self.repository.pk).update(generation=self.next)
+            switch = Repository.objects.filter(pk=self.repository.pk, generation=self.live)
+            if self.lease_job is not None:
+                switch = switch.filter(lease_job=self.lease_job)
+            if not switch.update(generation=self.next):
+                raise LeaseLost("Another job took over this repository before it finished.")
             self.repository.generation = self.next
         # Old versions are invisible now; clear them out.
         old = IndexedFile.objects.filter(repository=self.repository, removed_in__lte=self.next)

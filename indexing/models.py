@@ -81,6 +81,9 @@ class IndexedFile(models.Model):
     language = models.CharField(max_length=40, blank=True)
     size = models.PositiveBigIntegerField()
     mtime_ns = models.BigIntegerField()
+    # With the size and mtime, these catch rewrites that keep the mtime (cp -p, rsync -t).
+    ctime_ns = models.BigIntegerField(default=0)
+    inode = models.BigIntegerField(default=0)
     content_hash = models.CharField(max_length=64)
     line_count = models.PositiveIntegerField(default=0)
     added_in = models.PositiveIntegerField()
@@ -90,6 +93,7 @@ class IndexedFile(models.Model):
         indexes = [
             models.Index(fields=["repository", "path"]),
             models.Index(fields=["repository", "added_in"]),
+            models.Index(fields=["repository", "removed_in"]),
         ]
 
     def __str__(self) -> str:

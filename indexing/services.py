@@ -7,15 +7,16 @@ import os
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 
 from indexing import plugins
-from indexing.indexer import index_repository
+from indexing.indexer import LeaseLost, index_repository
 from indexing.models import IndexJob, PluginSetting, Repository
+from indexing.walker import WalkError
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +90,20 @@ def repository_register(*, raw_path, name: str | None, user) -> tuple[Repository
         raise Conflict("This repository is registered already.", repository_id=existing.pk)
     if name and Repository.objects.filter(name=name).exists():
         raise ValidationError({"name": [f"The name {name!r} is taken."]})
-    with transaction.atomic():
-        repository = Repository.objects.create(
-            name=name or repository_free_name(os.path.basename(path)), path=path
-        )
-        job = job_enqueue(repository=repository, user=user)
+    try:
+        with transaction.atomic():
+            repository = Repository.objects.create(
+                name=name or repository_free_name(os.path.basename(path)), path=path
+            )
+            job = job_enqueue(repository=repository, user=user)
+    except IntegrityError:
+        # The same path (or name) registered by a request that ran at the same moment.
+        existing = Repository.objects.filter(path=path).first()
+        if existing is not None:
+            raise Conflict(
+                "This repository is registered already.", repository_id=existing.pk
+            ) from None
+        raise ValidationError({"name": ["That name was just taken; choose another."]}) from None
     return repository, job
 
 
@@ -124,10 +134,6 @@ def _enqueue_task(job_id: int, *, delay: float = 0) -> None:
     task.enqueue(job_id)
 
 
-def _lease_seconds() -> int:
-    return settings.MCP_INDEX_LEASE_SECONDS
-
-
 def jobs_reap_stale(*, repository_id: int | None = None) -> int:
     """Mark failed the running jobs whose worker stopped (their lease ran out)."""
     now = timezone.now()
@@ -156,7 +162,9 @@ def _take_lease(job: IndexJob) -> bool:
     return bool(
         Repository.objects.filter(pk=job.repository_id)
         .filter(Q(lease_job__isnull=True) | Q(lease_job=job.pk) | Q(lease_until__lt=now))
-        .update(lease_job=job.pk, lease_until=now + timedelta(seconds=_lease_seconds()))
+        .update(
+            lease_job=job.pk, lease_until=now + timedelta(seconds=settings.MCP_INDEX_LEASE_SECONDS)
+        )
     )
 
 
@@ -169,16 +177,17 @@ def _release_lease(job: IndexJob) -> None:
 def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | None:
     """Run a queued job. Two jobs never write one repository at once: a job that
     finds the repository busy is queued again a little later (or, with
-    requeue=False, refused with a Conflict)."""
+    requeue=False, fails saying so)."""
     job = IndexJob.objects.select_related("repository").filter(pk=job_id).first()
     if job is None or job.state != IndexJob.State.QUEUED:
         return None  # deleted with its repository, or already handled
-    if not _take_lease(job):
-        if not requeue:
-            raise Conflict("Another job is indexing this repository right now.")
-        _enqueue_task(job.pk, delay=2)
-        return None
     jobs_reap_stale(repository_id=job.repository_id)
+    if not _take_lease(job):
+        if requeue:
+            _enqueue_task(job.pk, delay=2)
+            return None
+        _finish(job, IndexJob.State.FAILED, error="Another job is indexing this repository.")
+        raise Conflict("Another job is indexing this repository right now.")
     IndexJob.objects.filter(pk=job.pk).update(
         state=IndexJob.State.RUNNING, started_at=timezone.now()
     )
@@ -188,36 +197,71 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
         if progress is not None:
             progress(done, total)
 
-    def heartbeat() -> None:
-        Repository.objects.filter(pk=job.repository_id, lease_job=job.pk).update(
-            lease_until=timezone.now() + timedelta(seconds=_lease_seconds())
-        )
-
     try:
-        result = index_repository(job.repository, progress=report, heartbeat=heartbeat)
+        _still_allowed(job.repository)
+        result = index_repository(job.repository, progress=report, lease_job=job.pk)
     except Exception as exc:
-        logger.exception("index job %s failed", job.pk)
-        IndexJob.objects.filter(pk=job.pk).update(
-            state=IndexJob.State.FAILED,
-            finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
+        if not isinstance(exc, LeaseLost | WalkError | ValidationError):
+            logger.exception("index job %s failed", job.pk)
+        _finish(job, IndexJob.State.FAILED, error=_describe(exc))
         Repository.objects.filter(pk=job.repository_id, state=Repository.State.NEW).update(
             state=Repository.State.FAILED
         )
     else:
-        IndexJob.objects.filter(pk=job.pk).update(
-            state=IndexJob.State.SUCCEEDED, finished_at=timezone.now(), stats=result.as_stats()
-        )
+        _finish(job, IndexJob.State.SUCCEEDED, stats=result.as_stats())
     finally:
         _release_lease(job)
-    job.refresh_from_db()
-    return job
+    return IndexJob.objects.filter(pk=job.pk).first()
+
+
+def _finish(job: IndexJob, state: str, **fields) -> None:
+    # Only a job still marked running or queued: one reaped meanwhile stays failed.
+    IndexJob.objects.filter(pk=job.pk, state__in=ACTIVE_STATES).update(
+        state=state, finished_at=timezone.now(), **fields
+    )
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        detail = (
+            exc.detail.get("repo_path", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+        )
+        return " ".join(str(part) for part in (detail if isinstance(detail, list) else [detail]))
+    if isinstance(exc, LeaseLost | WalkError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _still_allowed(repository: Repository) -> None:
+    """The path must still resolve, inside the roots, to what was registered: a
+    repository folder replaced by a symlink, or a root taken out of
+    MCP_INDEX_ROOTS, stops the job."""
+    if repository_path_resolve(repository.path) != repository.path:
+        raise ValidationError(
+            {"repo_path": ["The repository folder now resolves somewhere else; not indexed."]}
+        )
 
 
 def repository_delete(*, repository: Repository) -> None:
-    """Remove the repository and everything indexed for it (files on disk are untouched)."""
-    repository.delete()
+    """Remove the repository and everything indexed for it (files on disk are untouched).
+
+    Refused while a job holds the repository: its writes would race the delete.
+    """
+    jobs_reap_stale(repository_id=repository.pk)
+    with transaction.atomic():
+        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        if locked is None:
+            return
+        if (
+            locked.lease_job is not None
+            and locked.lease_until
+            and locked.lease_until > timezone.now()
+        ):
+            raise Conflict(
+                "A job is indexing this repository; delete it when the job ends.",
+                job_id=locked.lease_job,
+            )
+        locked.delete()
 
 
 def plugin_set_enabled(*, name: str, enabled: bool) -> PluginSetting:

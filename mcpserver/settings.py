@@ -182,6 +182,7 @@ else:
 # Folders repositories may be indexed from; nothing outside them, after symlinks.
 MCP_INDEX_ROOTS = env_list("MCP_INDEX_ROOTS")
 MCP_INDEX_MAX_FILE_BYTES = env_int("MCP_INDEX_MAX_FILE_BYTES", 1024 * 1024, minimum=1)
+MCP_INDEX_MAX_FILES = env_int("MCP_INDEX_MAX_FILES", 200_000, minimum=1)
 # A job renews its lease on the repository as it works; a job whose worker
 # died is marked failed once the lease has run out.
 MCP_INDEX_LEASE_SECONDS = env_int("MCP_INDEX_LEASE_SECONDS", 60, minimum=2)

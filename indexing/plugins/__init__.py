@@ -18,6 +18,7 @@ import tree_sitter
 
 MODULES = ["python", "javascript", "typescript", "go", "rust", "java", "c", "cpp"]
 SIGNATURE_MAX = 300
+MAX_SYMBOLS_PER_FILE = 5000
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,11 @@ class LanguagePlugin:
             parent_name, parent_kind = (stack[-1][1], stack[-1][2]) if stack else ("", "")
             if kind == "function" and parent_kind in self.method_parents:
                 kind = "method"
-            name = name_node.text.decode("utf-8", "replace")
-            first_line = node.text.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+            name = name_node.text[:255].decode("utf-8", "replace")
+            # A slice of the source, not node.text: copying whole bodies of
+            # nested definitions would cost quadratic time on hostile files.
+            head = source[node.start_byte : min(node.end_byte, node.start_byte + 4 * SIGNATURE_MAX)]
+            first_line = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
             symbols.append(
                 Symbol(
                     name=name,
@@ -89,6 +93,8 @@ class LanguagePlugin:
                 )
             )
             stack.append((end, name, kind))
+            if len(symbols) >= MAX_SYMBOLS_PER_FILE:
+                break
         return symbols
 
 

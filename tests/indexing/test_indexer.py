@@ -149,3 +149,73 @@ def test_counts_per_language(repository):
     assert repository.byte_count == sum(len(text.encode()) for text in SAMPLES.values())
     assert repository.symbol_counts["Python"] == 3
     assert repository.state == "ready" and repository.last_indexed_at
+
+
+def test_a_nul_byte_anywhere_makes_a_file_binary(repository, sample_repo):
+    (sample_repo / "late_nul.txt").write_bytes(b"a" * 20000 + b"\x00" + b"b")
+    index_repository(repository)
+    assert not visible(repository).filter(path="late_nul.txt").exists()
+
+
+def test_a_rewrite_that_keeps_size_and_mtime_is_still_seen(repository, sample_repo):
+    """cp -p / rsync -t keep the mtime; the inode and ctime still move."""
+    index_repository(repository)
+    target = sample_repo / "app" / "models.py"
+    original = target.stat()
+    replacement = sample_repo / "replacement.tmp"
+    replacement.write_text(target.read_text().replace("Invoice", "Receipt"))
+    os.utime(replacement, ns=(original.st_atime_ns, original.st_mtime_ns))
+    os.replace(replacement, target)
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (
+        original.st_size,
+        original.st_mtime_ns,
+    )
+    result = index_repository(repository)
+    assert result.changed == 1
+    assert ("Receipt", "class", "") in symbols_of(repository, "app/models.py")
+
+
+def test_switching_a_plugin_reparses_files_that_did_not_change(repository):
+    from indexing import services
+
+    index_repository(repository)
+    assert symbols_of(repository, "app/models.py")
+    services.plugin_set_enabled(name="python", enabled=False)
+    result = index_repository(repository)
+    assert result.changed == 1 and not symbols_of(repository, "app/models.py")
+    services.plugin_set_enabled(name="python", enabled=True)
+    index_repository(repository)
+    assert symbols_of(repository, "app/models.py")
+
+
+def test_a_hostile_file_cannot_make_symbol_extraction_blow_up(roots):
+    import time
+
+    from indexing.plugins import MAX_SYMBOLS_PER_FILE
+
+    nested = "function f() {\n" * 3000 + "}\n" * 3000
+    many = "".join(f"function f{n}() {{}}\n" for n in range(MAX_SYMBOLS_PER_FILE + 500))
+    repo = write_repo(roots / "hostile", {"nested.js": nested, "many.js": many})
+    repository = Repository.objects.create(name="hostile", path=str(repo))
+    started = time.monotonic()
+    index_repository(repository)
+    assert time.monotonic() - started < 20
+    assert Symbol.objects.filter(file__path="many.js").count() == MAX_SYMBOLS_PER_FILE
+
+
+def test_losing_the_lease_stops_the_job_before_it_publishes(repository, sample_repo):
+    from indexing.indexer import LeaseLost
+
+    Repository.objects.filter(pk=repository.pk).update(lease_job=1)
+    index_repository(repository, lease_job=1)
+    before = set(visible(repository).values_list("path", "content_hash"))
+    touch_later(sample_repo / "app" / "models.py", "x = 2\n")
+
+    def steal(done, total):
+        if done == total:
+            Repository.objects.filter(pk=repository.pk).update(lease_job=2)
+
+    repository.refresh_from_db()
+    with pytest.raises(LeaseLost):
+        Indexer(repository, progress=steal, lease_job=1).run()
+    assert set(visible(repository).values_list("path", "content_hash")) == before

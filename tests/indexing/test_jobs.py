@@ -111,6 +111,8 @@ def test_index_repository_command_refuses_a_busy_repository(repository):
         call_command(
             "index_repository", repository.path, stdout=io.StringIO(), stderr=io.StringIO()
         )
+    # The refused job is not left queued (which would block re-indexing with a 409).
+    assert not repository.jobs.filter(state="queued").exists()
 
 
 def test_admin_lists_repositories_and_jobs_and_reindexes(client, admin_user, repository):
@@ -129,3 +131,61 @@ def test_admin_lists_repositories_and_jobs_and_reindexes(client, admin_user, rep
         {"action": "reindex", "_selected_action": [repository.pk]},
     )
     assert repository.jobs.filter(state="queued").count() == 1
+
+
+def test_a_repository_folder_replaced_by_a_symlink_is_not_walked(repository, sample_repo, tmp_path):
+    services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    before = repository.files.count()
+    moved = tmp_path / "moved-away"
+    sample_repo.rename(moved)
+    sample_repo.symlink_to("/")  # the registered path now leads to the whole disk
+    job = services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == "failed" and "outside the index roots" in job.error
+    assert repository.files.count() == before
+
+
+def test_a_missing_repository_folder_fails_the_job_and_keeps_the_index(
+    repository, sample_repo, tmp_path
+):
+    services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    before = repository.files.count()
+    sample_repo.rename(tmp_path / "unmounted")
+    job = services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == "failed" and "Nothing exists" in job.error
+    assert repository.files.count() == before
+
+
+def test_a_repository_whose_root_left_the_roots_is_not_reindexed(repository, settings):
+    settings.MCP_INDEX_ROOTS = ["/nonexistent-root"]
+    job = services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == "failed" and "outside the index roots" in job.error
+
+
+def test_deleting_while_a_job_runs_is_refused(api_client, repository, developer):
+    from tests.conftest import bearer
+    from tests.factories import login_tokens
+
+    Repository.objects.filter(pk=repository.pk).update(
+        lease_job=7, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    response = api_client.delete(
+        f"/api/repositories/{repository.pk}", **bearer(login_tokens(developer)["access_token"])
+    )
+    assert response.status_code == 409
+    assert Repository.objects.filter(pk=repository.pk).exists()
+
+
+def test_too_many_files_fails_with_a_clear_message(repository, settings):
+    settings.MCP_INDEX_MAX_FILES = 3
+    job = services.job_enqueue(repository=repository)
+    run_queued_jobs()
+    job.refresh_from_db()
+    assert job.state == "failed" and "MCP_INDEX_MAX_FILES" in job.error

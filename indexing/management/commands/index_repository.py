@@ -29,6 +29,7 @@ class Command(BaseCommand):
             defaults={"name": name or services.repository_free_name(os.path.basename(resolved))},
         )
         started = time.monotonic()
+        services.jobs_reap_stale(repository_id=repository.pk)
         try:
             job = services.job_enqueue(repository=repository, run_in_background=False)
             job = services.job_run(job_id=job.pk, progress=self._bar, requeue=False)

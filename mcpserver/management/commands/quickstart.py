@@ -62,7 +62,10 @@ class Command(BaseCommand):
             call_command("runserver", addrport, use_reloader=False)
         finally:
             worker.terminate()
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()  # a long job: its lease runs out and a re-index retries it
 
     def _ensure_admin(self) -> None:
         admins = list(
