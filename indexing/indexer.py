@@ -85,6 +85,10 @@ class _Parsed:
     symbols: list[plugins.Symbol]
 
 
+def search_name(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
 def _language_for(path: str, by_extension) -> str:
     plugin = by_extension.get(_extension(path))
     return plugin.language if plugin else ""
@@ -304,6 +308,7 @@ class Indexer:
                     Symbol(
                         file_id=row.pk,
                         name=s.name[:255],
+                        search_name=search_name(s.name)[:255],
                         kind=s.kind,
                         start_line=s.start_line,
                         end_line=s.end_line,

@@ -122,6 +122,8 @@ class Chunk(models.Model):
 class Symbol(models.Model):
     file = models.ForeignKey(IndexedFile, on_delete=models.CASCADE, related_name="symbols")
     name = models.CharField(max_length=255, db_index=True)
+    # The name lower-cased without "_": "get_user" and "getUser" both become "getuser".
+    search_name = models.CharField(max_length=255, db_index=True, default="")
     kind = models.CharField(max_length=20)
     start_line = models.PositiveIntegerField()
     end_line = models.PositiveIntegerField()

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "mcpserver.apps.McpServerConfig",
     "accounts.apps.AccountsConfig",
     "indexing.apps.IndexingConfig",
+    "search.apps.SearchConfig",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/health", HealthView.as_view(), name="health"),
     path("api/", include("accounts.api_urls")),
     path("api/", include("indexing.urls")),
+    path("api/", include("search.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,112 @@
+"""Symbol lookup and reading indexed files (reads only)."""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
+
+from indexing.indexer import search_name
+from indexing.models import Chunk, IndexedFile, Symbol
+
+SYMBOL_CANDIDATES = 500
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _visible(prefix: str) -> Q:
+    live = F(f"{prefix}repository__generation")
+    return Q(**{f"{prefix}added_in__lte": live}) & (
+        Q(**{f"{prefix}removed_in__isnull": True}) | Q(**{f"{prefix}removed_in__gt": live})
+    )
+
+
+def words(name: str) -> list[str]:
+    """camelCase, PascalCase, snake_case and SCREAMING_CASE split into lower-case words."""
+    return [w.lower() for part in name.split("_") for w in _WORDS.findall(part)]
+
+
+def _rank(name: str, query: str) -> int | None:
+    """0 exact, 1 exact ignoring case and _, 2 prefix, 3 word initials or word prefixes,
+    4 substring, 5 letters in order; None: no match."""
+    key, q = search_name(name), search_name(query)
+    if name == query:
+        return 0
+    if key == q:
+        return 1
+    if key.startswith(q):
+        return 2
+    name_words, query_words = words(name), words(query) or [q]
+    if "".join(w[0] for w in name_words).startswith(q) or _words_prefix(name_words, query_words):
+        return 3
+    if q in key:
+        return 4
+    position = 0
+    for char in q:
+        position = key.find(char, position) + 1
+        if position == 0:
+            return None
+    return 5
+
+
+def _words_prefix(name_words: list[str], query_words: list[str]) -> bool:
+    """Each query word starts a name word, in order: "get_cur" ~ getCurrentUser."""
+    index = 0
+    for query_word in query_words:
+        while index < len(name_words) and not name_words[index].startswith(query_word):
+            index += 1
+        if index == len(name_words):
+            return False
+        index += 1
+    return True
+
+
+def symbol_search(
+    *,
+    q: str,
+    kinds: list[str],
+    language: str | None,
+    repositories: list[int],
+    limit: int,
+) -> list[tuple[int, Symbol]]:
+    symbols = Symbol.objects.filter(_visible("file__")).select_related("file__repository")
+    if kinds:
+        symbols = symbols.filter(kind__in=kinds)
+    if language:
+        symbols = symbols.filter(file__language__iexact=language)
+    if repositories:
+        symbols = symbols.filter(file__repository_id__in=repositories)
+    key = search_name(q)
+    # Cheap, indexed candidates first; the letters-in-order pattern only if needed.
+    found = list(symbols.filter(search_name__startswith=key)[:SYMBOL_CANDIDATES])
+    if len(found) < limit:
+        seen = {symbol.pk for symbol in found}
+        letters = [char for char in key if char.isalnum()]
+        in_order = "%" + "%".join(letters) + "%"
+        extra = symbols.filter(
+            pk__in=RawSQL("SELECT id FROM indexing_symbol WHERE search_name LIKE %s", [in_order])
+        )
+        found += [s for s in extra.exclude(pk__in=seen)[:SYMBOL_CANDIDATES]]
+    ranked = [(rank, symbol) for symbol in found if (rank := _rank(symbol.name, q)) is not None]
+    ranked.sort(key=lambda pair: (pair[0], len(pair[1].name), pair[1].name, pair[1].pk))
+    return ranked[:limit]
+
+
+def file_get(*, repository_id: int, path: str) -> IndexedFile | None:
+    return (
+        IndexedFile.objects.filter(_visible(""), repository_id=repository_id, path=path)
+        .select_related("repository")
+        .first()
+    )
+
+
+def file_lines(*, indexed_file: IndexedFile, start: int, end: int) -> list[str]:
+    chunks = Chunk.objects.filter(
+        file=indexed_file, end_line__gte=start, start_line__lte=end
+    ).order_by("start_line")
+    lines: list[str] = []
+    for chunk in chunks:
+        for offset, line in enumerate(chunk.text.splitlines(keepends=True)):
+            if start <= chunk.start_line + offset <= end:
+                lines.append(line)
+    return lines

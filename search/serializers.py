@@ -1,0 +1,39 @@
+from rest_framework import serializers
+
+from search.engine import MAX_QUERY_LENGTH
+
+
+class RepoFilterMixin(serializers.Serializer):
+    repo = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, default=list,
+        help_text="Repository id or name; repeat for several.",
+    )  # fmt: skip
+    lang = serializers.CharField(required=False, max_length=40, help_text="e.g. Python")
+
+
+class SearchQuerySerializer(RepoFilterMixin):
+    q = serializers.CharField(max_length=MAX_QUERY_LENGTH, trim_whitespace=False)
+    regex = serializers.BooleanField(required=False, default=False)
+    case = serializers.BooleanField(required=False, default=False)
+    path = serializers.CharField(required=False, max_length=1024, help_text="A glob: src/*.py")
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+    cursor = serializers.CharField(required=False, max_length=200)
+
+
+class SymbolQuerySerializer(RepoFilterMixin):
+    q = serializers.CharField(max_length=255)
+    kind = serializers.ListField(
+        child=serializers.CharField(max_length=20), required=False, default=list
+    )
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+
+
+class FileQuerySerializer(serializers.Serializer):
+    path = serializers.CharField(max_length=1024)
+    start = serializers.IntegerField(required=False, min_value=1)
+    end = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs):
+        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError("end must not be before start.")
+        return attrs

@@ -1,0 +1,152 @@
+import pytest
+
+from indexing.indexer import index_repository
+from tests.conftest import bearer
+from tests.factories import login_tokens
+from tests.indexing.conftest import touch_later, write_repo
+
+pytestmark = pytest.mark.django_db
+
+
+def search(client, auth, **params):
+    return client.get("/api/search", params, **auth)
+
+
+def test_literal_search_finds_lines_with_context(api_client, indexed_repo, viewer_auth):
+    body = search(api_client, viewer_auth, q="compute_total").json()
+    hits = {(hit["path"], hit["line"]) for hit in body["hits"]}
+    assert hits == {("src/billing/invoice.py", 5), ("docs/guide.md", 2)}
+    hit = next(h for h in body["hits"] if h["path"].endswith(".py"))
+    assert hit["text"] == "    def compute_total(self, lines):"
+    assert hit["before"] == ["", "class InvoiceTotal:"]
+    assert hit["after"][0].strip().startswith("# sum every line")
+    assert hit["repository"] == {"id": indexed_repo.pk, "name": "shop"}
+    assert hit["language"] == "Python"
+    assert body["files_matched"] == 2 and body["truncated"] is False and body["used_index"]
+
+
+def test_case_sensitivity(api_client, indexed_repo, viewer_auth):
+    assert len(search(api_client, viewer_auth, q="INVOICETOTAL").json()["hits"]) == 1
+    assert search(api_client, viewer_auth, q="INVOICETOTAL", case="true").json()["hits"] == []
+
+
+def test_regex_with_a_required_literal_uses_the_index(api_client, indexed_repo, viewer_auth):
+    body = search(api_client, viewer_auth, q=r"def \w+_total\(", regex="true").json()
+    assert [h["line"] for h in body["hits"]] == [5] and body["used_index"]
+
+
+def test_regex_without_a_literal_is_scanned(api_client, indexed_repo, viewer_auth):
+    body = search(api_client, viewer_auth, q=r"[A-Z][a-z]+[A-Z]\w+\(", regex="true").json()
+    assert {h["text"].strip() for h in body["hits"]} >= {"def getCurrentUser(request):"}
+    assert body["used_index"] is False
+
+
+def test_catastrophic_patterns_run_in_linear_time(api_client, tmp_path, settings, viewer_auth):
+    import time
+
+    from indexing.models import Repository
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repo = write_repo(tmp_path / "evil", {"a.txt": ("a" * 5000 + "!\n") * 50})
+    index_repository(Repository.objects.create(name="evil", path=str(repo)))
+    started = time.monotonic()
+    for pattern in [r"(a+)+$", r"(a|aa)+$", r"(a*)*b", r"(.*a){20}"]:
+        response = search(api_client, viewer_auth, q=pattern, regex="true")
+        assert response.status_code == 200
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"q": "(unclosed", "regex": "true"}, "Invalid regular expression"),
+        ({"q": r"(a)\1", "regex": "true"}, "Invalid regular expression"),
+        ({"q": ""}, "q"),
+        ({"q": "x" * 1001}, "q"),
+        ({"q": "x", "limit": "0"}, "limit"),
+        ({"q": "x", "limit": "many"}, "limit"),
+        ({"q": "x", "regex": "maybe"}, "regex"),
+        ({"q": "x", "cursor": "garbage!!"}, "Invalid cursor"),
+        ({"q": "x", "repo": "nope"}, "No repository"),
+    ],
+)
+def test_bad_queries_are_400(api_client, indexed_repo, viewer_auth, params, fragment):
+    response = search(api_client, viewer_auth, **params)
+    assert response.status_code == 400
+    assert fragment in str(response.json())
+
+
+def test_short_queries_still_work(api_client, indexed_repo, viewer_auth):
+    body = search(api_client, viewer_auth, q="a_b").json()
+    assert [h["path"] for h in body["hits"]] == ["src/web/app.js"]
+    body = search(api_client, viewer_auth, q="%", case="true").json()
+    assert [h["line"] for h in body["hits"]] == [2]
+    assert search(api_client, viewer_auth, q="Gu").json()["hits"]
+
+
+def test_filters(api_client, indexed_repo, viewer_auth):
+    assert {
+        h["path"]
+        for h in search(api_client, viewer_auth, q="invoice", lang="Python").json()["hits"]
+    } == {"src/billing/invoice.py"}
+    assert {
+        h["path"]
+        for h in search(api_client, viewer_auth, q="invoice", path="docs/*").json()["hits"]
+    } == {"docs/guide.md"}
+    assert search(api_client, viewer_auth, q="invoice", repo="shop").json()["hits"]
+    assert search(api_client, viewer_auth, q="invoice", repo=str(indexed_repo.pk)).json()["hits"]
+
+
+def test_paging_to_the_end(api_client, indexed_repo, viewer_auth):
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"q": "filler line", "limit": 40}
+        if cursor:
+            params["cursor"] = cursor
+        body = search(api_client, viewer_auth, **params).json()
+        seen += [hit["line"] for hit in body["hits"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(range(1, 131)) and pages == 4
+
+
+def test_only_the_live_generation_is_searched(api_client, indexed_repo, viewer_auth, tmp_path):
+    touch_later(tmp_path / "shop" / "docs" / "guide.md", "# Guide\nnothing here\n")
+    index_repository(indexed_repo)
+    assert {
+        h["path"] for h in search(api_client, viewer_auth, q="compute_total").json()["hits"]
+    } == {"src/billing/invoice.py"}
+
+
+def test_search_needs_the_scope(api_client, indexed_repo, developer):
+    assert api_client.get("/api/search", {"q": "x"}).status_code == 401
+    narrowed = bearer(
+        login_tokens(developer, scopes=frozenset({"mcp:index:create"}))["access_token"]
+    )
+    response = api_client.get("/api/search", {"q": "x"}, **narrowed)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Permission required: mcp:search:code"}
+
+
+def test_a_scan_that_runs_out_of_budget_says_so_and_can_continue(indexed_repo):
+    from search import engine
+
+    result = engine.search(engine.Query(q=r"\w+", regex=True, limit=500), budget=0)
+    assert result.truncated and result.next_cursor and not result.used_index
+    assert "add a literal of three or more characters" in result.message
+    resumed = engine.search(
+        engine.Query(q=r"\w+", regex=True, limit=500, cursor=result.next_cursor)
+    )
+    assert resumed.hits
+
+
+def test_required_literals_are_what_every_match_contains():
+    from search.engine import required_literals
+
+    assert required_literals("def \\w+_or_create\\(", regex=True) == ["create(", "def "]
+    assert required_literals("foo|barbaz", regex=True) == []
+    assert required_literals("[a-z]+", regex=True) == []
+    assert required_literals("100%_sure", regex=False) == ["sure", "100"]
+    assert required_literals("ab", regex=False) == []

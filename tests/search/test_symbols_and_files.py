@@ -1,0 +1,84 @@
+import pytest
+
+from tests.conftest import bearer
+from tests.factories import login_tokens
+
+pytestmark = pytest.mark.django_db
+
+
+def symbols(client, auth, **params):
+    return client.get("/api/symbols", params, **auth).json()["symbols"]
+
+
+def test_exact_prefix_and_fuzzy(api_client, indexed_repo, viewer_auth):
+    exact = symbols(api_client, viewer_auth, q="InvoiceTotal")
+    assert exact[0]["name"] == "InvoiceTotal" and exact[0]["match"] == "exact"
+    assert exact[0]["kind"] == "class" and exact[0]["path"] == "src/billing/invoice.py"
+    assert (exact[0]["start_line"], exact[0]["end_line"]) == (4, 7)
+    assert symbols(api_client, viewer_auth, q="compute")[0]["name"] == "compute_total"
+    # camelCase and snake_case are the same words.
+    assert symbols(api_client, viewer_auth, q="get_current_user")[0]["name"] == "getCurrentUser"
+    assert symbols(api_client, viewer_auth, q="gcu")[0]["name"] == "getCurrentUser"
+    assert symbols(api_client, viewer_auth, q="cmptot")[0]["name"] == "compute_total"
+    method = symbols(api_client, viewer_auth, q="compute_total")[0]
+    assert method["kind"] == "method" and method["parent"] == "InvoiceTotal"
+    assert method["signature"] == "def compute_total(self, lines):"
+
+
+def test_symbol_filters(api_client, indexed_repo, viewer_auth):
+    assert {s["name"] for s in symbols(api_client, viewer_auth, q="r", kind="function")} >= {
+        "renderPanel"
+    }
+    assert symbols(api_client, viewer_auth, q="renderPanel", lang="Python") == []
+    assert symbols(api_client, viewer_auth, q="renderPanel", repo="shop")
+
+
+def test_symbols_bad_input_and_scope(api_client, indexed_repo, viewer_auth, developer):
+    assert api_client.get("/api/symbols", {}, **viewer_auth).status_code == 400
+    assert api_client.get("/api/symbols", {"q": "x" * 300}, **viewer_auth).status_code == 400
+    assert (
+        api_client.get("/api/symbols", {"q": "x", "limit": "-1"}, **viewer_auth).status_code == 400
+    )
+    assert api_client.get("/api/symbols", {"q": "x"}).status_code == 401
+    narrowed = bearer(
+        login_tokens(developer, scopes=frozenset({"mcp:index:update"}))["access_token"]
+    )
+    assert api_client.get("/api/symbols", {"q": "x"}, **narrowed).status_code == 403
+
+
+def test_read_a_file_and_a_line_range(api_client, indexed_repo, viewer_auth):
+    url = f"/api/repositories/{indexed_repo.pk}/file"
+    whole = api_client.get(url, {"path": "src/long.txt"}, **viewer_auth).json()
+    assert whole["total_lines"] == 131 and whole["content"].endswith("needle at the end\n")
+    part = api_client.get(
+        url, {"path": "src/long.txt", "start": 49, "end": 52}, **viewer_auth
+    ).json()
+    assert part["content"] == "filler line 49\nfiller line 50\nfiller line 51\nfiller line 52\n"
+    assert (part["start_line"], part["end_line"]) == (49, 52)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../../etc/passwd", "/etc/passwd", "src/../../shop/src/long.txt", "missing.py", "src"],
+)
+def test_nothing_outside_the_index_can_be_read(api_client, indexed_repo, viewer_auth, path):
+    response = api_client.get(
+        f"/api/repositories/{indexed_repo.pk}/file", {"path": path}, **viewer_auth
+    )
+    assert response.status_code == 404
+
+
+def test_file_bad_input(api_client, indexed_repo, viewer_auth):
+    url = f"/api/repositories/{indexed_repo.pk}/file"
+    assert api_client.get(url, {}, **viewer_auth).status_code == 400
+    assert (
+        api_client.get(
+            url, {"path": "src/long.txt", "start": 5, "end": 2}, **viewer_auth
+        ).status_code
+        == 400
+    )
+    assert (
+        api_client.get("/api/repositories/99999/file", {"path": "x"}, **viewer_auth).status_code
+        == 404
+    )
+    assert api_client.get(url, {"path": "src/long.txt"}).status_code == 401
