@@ -66,6 +66,7 @@ class IndexJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     stats = models.JSONField(default=dict, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, help_text="The django-tasks result.")
 
     class Meta:
         ordering = ["-created_at"]

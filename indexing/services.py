@@ -131,12 +131,15 @@ def _enqueue_task(job_id: int, *, delay: float = 0) -> None:
     task = run_index_job
     if delay:
         task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
-    task.enqueue(job_id)
+    result = task.enqueue(job_id)
+    IndexJob.objects.filter(pk=job_id).update(task_id=str(result.id))
 
 
 def jobs_reap_stale(*, repository_id: int | None = None) -> int:
-    """Mark failed the running jobs whose worker stopped (their lease ran out)."""
+    """Mark failed the jobs whose worker stopped: running jobs whose lease ran out, and
+    queued jobs whose task a worker took and never started (or that ended without them)."""
     now = timezone.now()
+    _reap_orphaned_queued(repository_id, now)
     running = IndexJob.objects.filter(state=IndexJob.State.RUNNING)
     if repository_id is not None:
         running = running.filter(repository_id=repository_id)
@@ -155,6 +158,37 @@ def jobs_reap_stale(*, repository_id: int | None = None) -> int:
         error="The worker stopped during the job. The previous index is intact; "
         "start a re-index to try again.",
     )
+
+
+def _reap_orphaned_queued(repository_id: int | None, now) -> None:
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    grace = now - timedelta(seconds=settings.MCP_INDEX_LEASE_SECONDS)
+    queued = IndexJob.objects.filter(state=IndexJob.State.QUEUED, created_at__lt=grace).exclude(
+        task_id=""
+    )
+    if repository_id is not None:
+        queued = queued.filter(repository_id=repository_id)
+    orphaned = []
+    for job in queued:
+        task = DBTaskResult.objects.filter(pk=job.task_id).only("status", "started_at").first()
+        if (
+            task is None
+            or task.status in (TaskResultStatus.FAILED, TaskResultStatus.SUCCESSFUL)
+            or (
+                task.status == TaskResultStatus.RUNNING
+                and task.started_at
+                and task.started_at < grace
+            )
+        ):
+            orphaned.append(job.pk)
+    if orphaned:
+        IndexJob.objects.filter(pk__in=orphaned, state=IndexJob.State.QUEUED).update(
+            state=IndexJob.State.FAILED,
+            finished_at=now,
+            error="The worker stopped before the job began. Start a re-index to try again.",
+        )
 
 
 def _take_lease(job: IndexJob) -> bool:

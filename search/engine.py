@@ -172,15 +172,22 @@ def _candidate_ids(literals: list[str], after: int, limit: int) -> list[int]:
             "ORDER BY rowid LIMIT %s"
         )
         params = ["%" + literal + "%" for literal in literals] + [after, limit]
-    else:
-        where = " AND ".join(["text ILIKE %s"] * len(literals))
-        sql = (
-            f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
-            "ORDER BY id LIMIT %s"
-        )
-        params = [_like_pattern(literal) for literal in literals] + [after, limit]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+    return _postgres_candidate_ids(literals, after, limit)
+
+
+def _postgres_candidate_ids(literals: list[str], after: int, limit: int) -> list[int]:
+    # The GIN index yields a bitmap of candidate rows; PostgreSQL rechecks them and sorts.
+    # (Windows of ids were tried: the planner then scans the id range row by row, 4x slower.)
+    where = " AND ".join(["text ILIKE %s"] * len(literals))
+    sql = (
+        f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
+        "ORDER BY id LIMIT %s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*(_like_pattern(literal) for literal in literals), after, limit])
         return [row[0] for row in cursor.fetchall()]
 
 

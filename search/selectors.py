@@ -10,7 +10,7 @@ from django.db.models.expressions import RawSQL
 from indexing.indexer import search_name
 from indexing.models import Chunk, IndexedFile, Symbol
 
-SYMBOL_CANDIDATES = 500
+SYMBOL_CANDIDATES = 200
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 

@@ -32,8 +32,12 @@ POSTGRES_FORWARD = [
     "CREATE INDEX search_chunk_text_trgm ON indexing_chunk USING gin (text gin_trgm_ops)",
     "CREATE INDEX search_symbol_name_trgm ON indexing_symbol "
     "USING gin (search_name gin_trgm_ops)",
+    # LIKE 'prefix%' can use a b-tree only with pattern ops under a non-C collation.
+    "CREATE INDEX search_symbol_name_prefix ON indexing_symbol "
+    "(search_name varchar_pattern_ops)",
 ]
 POSTGRES_BACKWARD = [
+    "DROP INDEX IF EXISTS search_symbol_name_prefix",
     "DROP INDEX IF EXISTS search_symbol_name_trgm",
     "DROP INDEX IF EXISTS search_chunk_text_trgm",
 ]

@@ -189,3 +189,28 @@ def test_too_many_files_fails_with_a_clear_message(repository, settings):
     run_queued_jobs()
     job.refresh_from_db()
     assert job.state == "failed" and "MCP_INDEX_MAX_FILES" in job.error
+
+
+def test_a_queued_job_whose_worker_died_before_starting_it_is_marked_failed(repository, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    settings.MCP_INDEX_LEASE_SECONDS = 2
+    job = services.job_enqueue(repository=repository)
+    job.refresh_from_db()
+    assert job.task_id
+    # A worker claimed the task, then died before the job started.
+    long_ago = timezone.now() - timedelta(minutes=5)
+    DBTaskResult.objects.filter(pk=job.task_id).update(status="RUNNING", started_at=long_ago)
+    IndexJob.objects.filter(pk=job.pk).update(created_at=long_ago)
+    services.jobs_reap_stale(repository_id=repository.pk)
+    job.refresh_from_db()
+    assert job.state == "failed" and "before the job began" in job.error
+    # ... and re-indexing is possible again (no 409).
+    assert services.job_enqueue(repository=repository).state == "queued"
+
+
+def test_a_fresh_queued_job_is_left_alone(repository):
+    job = services.job_enqueue(repository=repository)
+    services.jobs_reap_stale(repository_id=repository.pk)
+    job.refresh_from_db()
+    assert job.state == "queued"
