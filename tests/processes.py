@@ -43,3 +43,22 @@ def process_env(**extra: str) -> dict[str, str]:
         env.pop("REDIS_URL", None)
     env.update(extra)
     return env
+
+
+def wait_until_healthy(base: str, process, log: Path, *, timeout: float = 90) -> None:
+    """Wait for /api/health to answer 200; fail the test with the server's log if it never does."""
+    import time
+
+    import pytest
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("the server did not come up:\n" + log.read_text())
+        time.sleep(0.2)

@@ -15,7 +15,7 @@ from django.db import connections
 from accounts import signing
 from accounts.models import SigningKey
 from tests.factories import SIGNING_KID, UserFactory, login_tokens
-from tests.processes import ROOT, free_port, process_env
+from tests.processes import ROOT, free_port, process_env, wait_until_healthy
 
 
 @pytest.fixture
@@ -43,16 +43,7 @@ def two_worker_server(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not come up:\n" + log.read_text())
-            time.sleep(0.2)
+        wait_until_healthy(base, process, log)
         yield base
     finally:
         process.terminate()

@@ -2,22 +2,13 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.processes import ROOT, free_port, wait_until_healthy
 
 
 @pytest.fixture
@@ -39,16 +30,7 @@ def quickstart_server(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("quickstart did not come up:\n" + log.read_text())
-            time.sleep(0.3)
+        wait_until_healthy(base, process, log)
         password = re.search(r"password: (\S+)", log.read_text()).group(1)
         yield base, password
     finally:
