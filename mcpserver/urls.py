@@ -1,9 +1,12 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import JwksView
+from mcpserver.converters import IdConverter
 from mcpserver.views import HealthView
+
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("auth/", include("accounts.urls")),

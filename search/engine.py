@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import re2
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F
 
-from indexing.models import Chunk, Repository
+from indexing.models import Chunk, Repository, visible_at
 
 MAX_QUERY_LENGTH = 1000
 CONTEXT_LINES = 2
@@ -34,6 +34,8 @@ CANDIDATE_BATCH = 500
 SCAN_BUDGET_SECONDS = 2.0
 MIN_INDEXED_LITERAL = 3
 MAX_LITERALS = 4
+MAX_ID = 2**62
+MAX_LINE_CHARS = 1000
 LIKE_SPECIAL = "%_\\"
 
 
@@ -86,8 +88,8 @@ def matcher(q: str, *, regex: bool, case: bool) -> Callable[[str], bool]:
         return lambda line: compiled.search(line) is not None
     if case:
         return lambda line: q in line
-    folded = q.lower()
-    return lambda line: folded in line.lower()
+    folded = q.casefold()
+    return lambda line: folded in line.casefold()
 
 
 def _re2_message(exc: Exception) -> str:
@@ -97,9 +99,12 @@ def _re2_message(exc: Exception) -> str:
     return text[:200]
 
 
-def required_literals(q: str, *, regex: bool) -> list[str]:
+def required_literals(q: str, *, regex: bool, case: bool = True) -> list[str]:
     """Literals every match must contain, usable by the trigram index (3+ characters,
-    no LIKE wildcards), longest first; empty when there is none."""
+    no LIKE wildcards), longest first; empty when there is none.
+
+    For a case-insensitive search only ASCII runs are used: SQLite's LIKE folds
+    ASCII case only, so "école" would miss "École" in the index."""
     if not regex:
         runs = [q]
     else:
@@ -117,7 +122,8 @@ def required_literals(q: str, *, regex: bool) -> list[str]:
                 runs.append("".join(current))
                 current = []
         runs.append("".join(current))
-    pieces = {piece for run in runs for piece in re.split(r"[%_\\\n]", run)}
+    separators = r"[%_\\\n\x00]" if case else r"[%_\\\n\x00]|[^\x00-\x7f]"
+    pieces = {piece for run in runs for piece in re.split(separators, run)}
     usable = sorted(
         (p for p in pieces if len(p) >= MIN_INDEXED_LITERAL), key=lambda p: (-len(p), p)
     )
@@ -138,10 +144,10 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        chunk_id, line = int(data["c"]), int(data["l"])
+        chunk_id, line = data["c"], data["l"]
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
         raise SearchError("Invalid cursor: pass the next_cursor of a previous page.") from None
-    if chunk_id < 0 or line < 0:
+    if not all(type(n) is int and 0 <= n < MAX_ID for n in (chunk_id, line)):
         raise SearchError("Invalid cursor: pass the next_cursor of a previous page.")
     return chunk_id, line
 
@@ -151,10 +157,7 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
 
 def visible_chunks():
     """Chunks of the files each repository's live generation shows."""
-    live = F("file__repository__generation")
-    return Chunk.objects.filter(file__added_in__lte=live).filter(
-        Q(file__removed_in__isnull=True) | Q(file__removed_in__gt=live)
-    )
+    return Chunk.objects.filter(visible_at(F("file__repository__generation"), "file__"))
 
 
 def _like_pattern(literal: str) -> str:
@@ -194,10 +197,9 @@ def _postgres_candidate_ids(literals: list[str], after: int, limit: int) -> list
 def resolve_repositories(values: list[str]) -> list[int]:
     ids = []
     for value in values:
+        numeric = value.isascii() and value.isdigit() and len(value) <= 18
         found = (
-            Repository.objects.filter(pk=int(value))
-            if value.isdigit()
-            else Repository.objects.none()
+            Repository.objects.filter(pk=int(value)) if numeric else Repository.objects.none()
         ) | Repository.objects.filter(name=value)
         matched = list(found.values_list("pk", flat=True))
         if not matched:
@@ -224,6 +226,8 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     if len(query.q) > MAX_QUERY_LENGTH:
         raise SearchError(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
     matches = matcher(query.q, regex=query.regex, case=query.case)
+    # Compiled here, not through fnmatch's cache: distinct globs would pile up in it.
+    path_matches = re.compile(fnmatch.translate(query.path_glob)).match if query.path_glob else None
     start_chunk, start_line = decode_cursor(query.cursor)
 
     chunks = visible_chunks()
@@ -231,7 +235,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
         chunks = chunks.filter(file__repository_id__in=query.repositories)
     if query.language:
         chunks = chunks.filter(file__language__iexact=query.language)
-    literals = required_literals(query.q, regex=query.regex)
+    literals = required_literals(query.q, regex=query.regex, case=query.case)
     result = SearchResult(used_index=bool(literals))
     chunks = chunks.order_by("pk")
     fields = (
@@ -248,7 +252,11 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     while True:
         if time.monotonic() > deadline:
             result.truncated = True
-            result.next_cursor = encode_cursor(last_seen + 1, 0)
+            result.next_cursor = (
+                encode_cursor(start_chunk, start_line)  # no progress: resume where asked
+                if last_seen < start_chunk
+                else encode_cursor(last_seen + 1, 0)
+            )
             result.message = _budget_message(bool(literals))
             return result
         if not literals:
@@ -264,7 +272,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             last_seen = ids[-1]
             batch = list(chunks.filter(pk__in=ids).values_list(*fields))
         for chunk_id, first_line, text, path, language, repo_id, repo_name in batch:
-            if query.path_glob and not fnmatch.fnmatchcase(path, query.path_glob):
+            if path_matches is not None and not path_matches(path):
                 continue
             lines = text.splitlines()
             for offset, line in enumerate(lines):
@@ -284,9 +292,9 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                         path=path,
                         language=language,
                         line=number,
-                        text=line,
-                        before=lines[max(0, offset - CONTEXT_LINES) : offset],
-                        after=lines[offset + 1 : offset + 1 + CONTEXT_LINES],
+                        text=_trim(line),
+                        before=[_trim(x) for x in lines[max(0, offset - CONTEXT_LINES) : offset]],
+                        after=[_trim(x) for x in lines[offset + 1 : offset + 1 + CONTEXT_LINES]],
                     )
                 )
             if time.monotonic() > deadline:
@@ -307,3 +315,8 @@ def _budget_message(used_index: bool) -> str:
         )
         + "continue with next_cursor, or narrow it with repo, lang or path."
     )
+
+
+def _trim(line: str) -> str:
+    """Minified files have megabyte lines: a hit shows at most MAX_LINE_CHARS of one."""
+    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + "…"

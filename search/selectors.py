@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
 
 from indexing.indexer import search_name
-from indexing.models import Chunk, IndexedFile, Symbol
+from indexing.models import Chunk, IndexedFile, Symbol, visible_at
 
 SYMBOL_CANDIDATES = 200
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
-def _visible(prefix: str) -> Q:
-    live = F(f"{prefix}repository__generation")
-    return Q(**{f"{prefix}added_in__lte": live}) & (
-        Q(**{f"{prefix}removed_in__isnull": True}) | Q(**{f"{prefix}removed_in__gt": live})
-    )
+def _visible(prefix: str):
+    return visible_at(F(f"{prefix}repository__generation"), prefix)
 
 
 def words(name: str) -> list[str]:
@@ -77,8 +75,12 @@ def symbol_search(
     if repositories:
         symbols = symbols.filter(file__repository_id__in=repositories)
     key = search_name(q)
-    # Cheap, indexed candidates first; the letters-in-order pattern only if needed.
-    found = list(symbols.filter(search_name__startswith=key)[:SYMBOL_CANDIDATES])
+    # Cheap, indexed candidates first (shortest names first, so an exact match is never
+    # cut off); the letters-in-order pattern only if needed.
+    by_length = (Length("search_name"), "name", "pk")
+    found = list(
+        symbols.filter(search_name__startswith=key).order_by(*by_length)[:SYMBOL_CANDIDATES]
+    )
     if len(found) < limit:
         seen = {symbol.pk for symbol in found}
         letters = [char for char in key if char.isalnum()]
@@ -86,7 +88,7 @@ def symbol_search(
         extra = symbols.filter(
             pk__in=RawSQL("SELECT id FROM indexing_symbol WHERE search_name LIKE %s", [in_order])
         )
-        found += [s for s in extra.exclude(pk__in=seen)[:SYMBOL_CANDIDATES]]
+        found += list(extra.exclude(pk__in=seen).order_by(*by_length)[:SYMBOL_CANDIDATES])
     ranked = [(rank, symbol) for symbol in found if (rank := _rank(symbol.name, q)) is not None]
     ranked.sort(key=lambda pair: (pair[0], len(pair[1].name), pair[1].name, pair[1].pk))
     return ranked[:limit]

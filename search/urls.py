@@ -5,5 +5,5 @@ from search import views
 urlpatterns = [
     path("search", views.SearchView.as_view(), name="search"),
     path("symbols", views.SymbolSearchView.as_view(), name="symbols"),
-    path("repositories/<int:repository_id>/file", views.FileView.as_view(), name="file"),
+    path("repositories/<id:repository_id>/file", views.FileView.as_view(), name="file"),
 ]

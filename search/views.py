@@ -78,6 +78,8 @@ class SymbolSearchView(APIView):
     @extend_schema(parameters=[SymbolQuerySerializer], tags=["search"])
     def get(self, request):
         params = _query_params(request, SymbolQuerySerializer)
+        if not any(char.isalnum() for char in params["q"]):
+            raise ValidationError({"q": ["Give a name with at least one letter or digit."]})
         ranked = selectors.symbol_search(
             q=params["q"],
             kinds=params["kind"],

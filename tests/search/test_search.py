@@ -150,3 +150,53 @@ def test_required_literals_are_what_every_match_contains():
     assert required_literals("[a-z]+", regex=True) == []
     assert required_literals("100%_sure", regex=False) == ["sure", "100"]
     assert required_literals("ab", regex=False) == []
+
+
+def test_non_ascii_case_insensitive_search_finds_every_case(
+    api_client, tmp_path, settings, viewer_auth
+):
+    from indexing.models import Repository
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repo = write_repo(tmp_path / "fr", {"notes.txt": "École normale\nécole du soir\n"})
+    index_repository(Repository.objects.create(name="fr", path=str(repo)))
+    assert len(search(api_client, viewer_auth, q="école").json()["hits"]) == 2
+    assert len(search(api_client, viewer_auth, q="éCOLE", regex="true").json()["hits"]) == 2
+    assert len(search(api_client, viewer_auth, q="École", case="true").json()["hits"]) == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "x", "cursor": "eyJjIjoxZTQwMCwibCI6MH0"},  # {"c":1e400,"l":0}
+        {"q": "x", "cursor": "eyJjIjoxODQ0Njc0NDA3MzcwOTU1MTYxNiwibCI6MH0"},  # c = 2**64
+        {"q": "x", "cursor": "eyJjIjotMSwibCI6MH0"},  # c = -1
+        {"q": "x", "repo": "²"},
+        {"q": "x", "repo": "9" * 40},
+        {"q": "abc\x00", "regex": "true"},
+    ],
+)
+def test_hostile_parameters_are_400_not_500(api_client, indexed_repo, viewer_auth, params):
+    response = search(api_client, viewer_auth, **params)
+    assert response.status_code in (200, 400), response.content
+    assert response.status_code == 400 or "abc" in params["q"]
+
+
+def test_huge_ids_in_urls_are_404(api_client, indexed_repo, viewer_auth):
+    for url in [
+        "/api/repositories/" + "9" * 30 + "/file?path=a",
+        "/api/repositories/" + "9" * 30,
+        "/api/jobs/" + "9" * 30,
+        "/api/keys/" + "9" * 30,
+    ]:
+        assert api_client.get(url, **viewer_auth).status_code == 404, url
+
+
+def test_long_lines_are_trimmed_in_hits(api_client, tmp_path, settings, viewer_auth):
+    from indexing.models import Repository
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repo = write_repo(tmp_path / "min", {"app.min.js": "var needle=1;" + "x" * 50_000 + "\n"})
+    index_repository(Repository.objects.create(name="min", path=str(repo)))
+    hit = search(api_client, viewer_auth, q="needle").json()["hits"][0]
+    assert len(hit["text"]) <= 1001 and hit["text"].endswith("…")

@@ -82,3 +82,23 @@ def test_file_bad_input(api_client, indexed_repo, viewer_auth):
         == 404
     )
     assert api_client.get(url, {"path": "src/long.txt"}).status_code == 401
+
+
+def test_symbol_queries_without_letters_are_400(api_client, indexed_repo, viewer_auth):
+    for q in ["_", "$$$", "___"]:
+        assert api_client.get("/api/symbols", {"q": q}, **viewer_auth).status_code == 400
+
+
+def test_an_exact_match_survives_many_prefix_matches(api_client, tmp_path, settings, viewer_auth):
+    from indexing.indexer import index_repository
+    from indexing.models import Repository
+    from tests.indexing.conftest import write_repo
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    source = (
+        "".join(f"def handler_{n:04d}():\n    pass\n" for n in range(400))
+        + "def handler():\n    pass\n"
+    )
+    repo = write_repo(tmp_path / "many", {"h.py": source})
+    index_repository(Repository.objects.create(name="many", path=str(repo)))
+    assert symbols(api_client, viewer_auth, q="handler")[0]["name"] == "handler"
