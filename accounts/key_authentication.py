@@ -62,6 +62,10 @@ def presented_key(request) -> str | None:
     return from_header if from_header is not None else (from_bearer or None)
 
 
+def _used_key(digest: str) -> str:
+    return f"auth:api-key-used:{digest}"
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
         secret = presented_key(request)
@@ -72,17 +76,24 @@ class ApiKeyAuthentication(BaseAuthentication):
             # since it cost nothing.
             logger.info("api key refused: (malformed)")
             raise InvalidApiKey()
+        digest = apikeys.digest_of(secret)
         failure_bucket = throttling.api_key_failure_bucket(request)
-        grant = self._lookup(apikeys.digest_of(secret), failure_bucket)
+        grant, used_recently = self._lookup(digest, failure_bucket)
         if grant is None or grant.expired(time.time()):
             logger.info("api key refused: %s", apikeys.identifier_of(secret))
             throttling.record_api_key_failure(request, failure_bucket)
             raise InvalidApiKey()
-        self._note_use(grant)
+        if not used_recently:
+            self._note_use(grant, digest)
         return ApiKeyPrincipal(grant), grant
 
-    def _lookup(self, digest: str, failure_bucket: str | None) -> apikeys.Grant | None:
-        keys = [apikeys.grant_cache_key(digest), apikeys.fresh_only_cache_key(digest)]
+    def _lookup(self, digest: str, failure_bucket: str | None) -> tuple[apikeys.Grant | None, bool]:
+        """The grant, and whether last_used_at was written lately, in one round trip."""
+        keys = [
+            apikeys.grant_cache_key(digest),
+            apikeys.fresh_only_cache_key(digest),
+            _used_key(digest),
+        ]
         if failure_bucket:
             keys += throttling.api_key_lockout_keys(failure_bucket)
         try:
@@ -93,11 +104,12 @@ class ApiKeyAuthentication(BaseAuthentication):
             refusal = throttling.api_key_lockout(found, failure_bucket)
             if refusal is not None:
                 raise refusal
+        used_recently = bool(found.get(_used_key(digest)))
         cached = found.get(apikeys.grant_cache_key(digest))
         fresh_only = found.get(apikeys.fresh_only_cache_key(digest))
         if cached is not None and not fresh_only:
-            return apikeys.Grant(**cached)
-        return self._load(digest, cache_it=not fresh_only)
+            return apikeys.Grant(**cached), used_recently
+        return self._load(digest, cache_it=not fresh_only), used_recently
 
     def _load(self, digest: str, *, cache_it: bool) -> apikeys.Grant | None:
         from accounts.models import ApiKey
@@ -114,13 +126,16 @@ class ApiKeyAuthentication(BaseAuthentication):
                 raise RevocationStoreUnavailable() from exc
         return grant
 
-    def _note_use(self, grant: apikeys.Grant) -> None:
-        """Write last_used_at at most once per interval per key, not on every request."""
+    def _note_use(self, grant: apikeys.Grant, digest: str) -> None:
+        """Write last_used_at at most once per interval per key, not on every request.
+
+        Only reached when the lookup saw no recent write; `add` settles races
+        between processes, so one of them writes."""
         from accounts.models import ApiKey
 
         try:
             first = apikeys.shared_cache().add(
-                f"auth:api-key-used:{grant.key_id}", 1, auth_settings.API_KEY_LAST_USED_INTERVAL
+                _used_key(digest), 1, auth_settings.API_KEY_LAST_USED_INTERVAL
             )
         except Exception as exc:
             raise RevocationStoreUnavailable() from exc

@@ -13,11 +13,8 @@ from search.serializers import FileQuerySerializer, SearchQuerySerializer, Symbo
 
 
 def _query_params(request, serializer_class):
-    data = {key: request.query_params.get(key) for key in request.query_params}
-    for many in ("repo", "kind"):
-        if many in request.query_params:
-            data[many] = request.query_params.getlist(many)
-    serializer = serializer_class(data=data)
+    # DRF's ListField reads repeated parameters (?repo=a&repo=b) from the QueryDict itself.
+    serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

@@ -122,11 +122,14 @@ def test_refresh_for_a_deactivated_user_fails(api_client, viewer):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("value", ["", "garbage", "a.b.c", "x" * 5000])
-def test_bad_refresh_tokens(api_client, value):
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("", 400), ("x" * 5000, 400), ("garbage", 401), ("a.b.c", 401)],
+    ids=["empty", "oversized", "garbage", "three-dots"],
+)
+def test_bad_refresh_tokens(api_client, value, status):
     response = api_client.post(REFRESH, {"refresh_token": value}, format="json")
-    assert response.status_code in (400, 401)
-    assert response.status_code == (400 if value in ("", "x" * 5000) else 401)
+    assert response.status_code == status
 
 
 @pytest.mark.django_db

@@ -72,6 +72,15 @@ def test_success_clears_the_username_counter(api_client, alice):
     assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.1.3").status_code == 200
 
 
+@override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1})
+@pytest.mark.parametrize("forwarded", ["not-an-ip", "", "1.2.3.4, <script>", "::1%eth0" * 50])
+def test_garbage_forwarded_for_still_counts_the_username(api_client, alice, forwarded):
+    for _ in range(LIMIT):
+        response = login(api_client, "alice", "wrong", HTTP_X_FORWARDED_FOR=forwarded)
+        assert response.status_code == 401
+    assert login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR=forwarded).status_code == 429
+
+
 def test_forwarded_for_is_ignored_without_trusted_proxies(api_client, alice):
     assert api_settings.NUM_PROXIES == 0
     for attempt in range(LIMIT):
