@@ -7,7 +7,9 @@ Indexes a copy of the installed Django package, starts the real server
 (gunicorn, two workers) on 127.0.0.1, and times each query through the HTTP API
 with a viewer's access token (first page, 50 hits). ripgrep runs the same
 queries over the same tree in the same run (case-insensitive, like the API's
-default). Reports p50 and p95 per query class.
+default). Reports p50 and p95 per query class, twice: "cold" with the server's
+per-process result memory off (every request searches), and "repeat" with the
+default, where a repeated query is answered from memory until the index changes.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ user = User.objects.filter(username="bench").first() or accounts.user_create(
 repo = Repository.objects.create(name="django", path={str(tree)!r})
 job = services.job_enqueue(repository=repo, run_in_background=False)
 services.job_run(job_id=job.pk, requeue=False)
+from django.db import connection
+if connection.vendor == "postgresql":  # what autovacuum would do a minute later
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 tokens = accounts.session_start(user=user, requested_scopes=None, client_ip=None)
 print(tokens.as_response()["access_token"])
 """
@@ -104,6 +110,17 @@ def run_backend(label: str, tree: Path, work: Path, extra: dict) -> list[tuple]:
         }
     )
     token = setup(tree, env)
+    rows = []
+    # Cold: every request runs the search (the per-process result memory is off).
+    # Repeat: the default, where a repeated query is answered from memory until the
+    # index changes; the first request of each query is the warm-up, not timed.
+    for mode, seconds in (("cold", "0"), ("repeat", "60")):
+        rows += serve_and_time(f"{label} {mode}", {**env, "MCP_SEARCH_CACHE_SECONDS": seconds},
+                               tree, token)  # fmt: skip
+    return rows
+
+
+def serve_and_time(label: str, env: dict, tree: Path, token: str) -> list[tuple]:
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
@@ -116,7 +133,7 @@ def run_backend(label: str, tree: Path, work: Path, extra: dict) -> list[tuple]:
             try:
                 if requests.get(f"{base}/api/health", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still booting
                 time.sleep(0.2)
         rows = []
         classes = [
@@ -164,13 +181,13 @@ def main() -> None:
         f"{RUNS} runs a query; ripgrep = `rg -i -n`, {RG_RUNS} runs a query\n"
     )
     print(
-        f"{'database':<11} {'query class':<22} {'API p50':>8} {'API p95':>8} {'rg p50':>8} {'rg p95':>8} {'rg/API p50':>10}"
+        f"{'database':<18} {'query class':<22} {'API p50':>8} {'API p95':>8} {'rg p50':>8} {'rg p95':>8} {'rg/API p50':>10}"
     )
     for label, name, api_times, rg_times in rows:
         api50, api95 = statistics.median(api_times), percentile(api_times, 0.95)
         rg50, rg95 = statistics.median(rg_times), percentile(rg_times, 0.95)
         print(
-            f"{label:<11} {name:<22} {api50 * 1000:7.1f}ms {api95 * 1000:7.1f}ms "
+            f"{label:<18} {name:<22} {api50 * 1000:7.1f}ms {api95 * 1000:7.1f}ms "
             f"{rg50 * 1000:7.1f}ms {rg95 * 1000:7.1f}ms {rg50 / api50:9.1f}x"
         )
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from indexing import plugins
 from indexing.models import Chunk, IndexedFile, PluginSetting, Repository, Symbol, visible_at
+from indexing.signals import index_changed
 from indexing.walker import Candidate, Skipped, looks_binary, read_file, walk
 
 logger = logging.getLogger(__name__)
@@ -331,6 +332,7 @@ class Indexer:
             if not switch.update(generation=self.next):
                 raise LeaseLost("Another job took over this repository before it finished.")
             self.repository.generation = self.next
+            transaction.on_commit(lambda: index_changed.send(sender=Repository))
         # Old versions are invisible now; clear them out.
         old = IndexedFile.objects.filter(repository=self.repository, removed_in__lte=self.next)
         Chunk.objects.filter(file__in=old).delete()

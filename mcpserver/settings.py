@@ -188,6 +188,9 @@ MCP_INDEX_MAX_FILES = env_int("MCP_INDEX_MAX_FILES", 200_000, minimum=1)
 # died is marked failed once the lease has run out.
 MCP_INDEX_LEASE_SECONDS = env_int("MCP_INDEX_LEASE_SECONDS", 60, minimum=2)
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Each process remembers recent search responses this long at most (0: off); a change
+# to the index makes every process forget them at once (search/results_cache.py).
+MCP_SEARCH_CACHE_SECONDS = env_int("MCP_SEARCH_CACHE_SECONDS", 60, minimum=0)
 
 # --- Authentication ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

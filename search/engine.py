@@ -25,18 +25,21 @@ import re2
 from django.db import connection
 from django.db.models import F
 
-from indexing.models import Chunk, Repository, visible_at
+from indexing.models import Chunk, IndexedFile, Repository, visible_at
 
 MAX_QUERY_LENGTH = 1000
 CONTEXT_LINES = 2
 BATCH = 200
 CANDIDATE_BATCH = 500
+TEXT_BATCH = 50
+# PostgreSQL candidate windows, in chunk ids (see _postgres_candidate_ids).
+PG_FIRST_WINDOW = 1024
+PG_WINDOW_GROWTH = 4
 SCAN_BUDGET_SECONDS = 2.0
 MIN_INDEXED_LITERAL = 3
 MAX_LITERALS = 4
 MAX_ID = 2**62
 MAX_LINE_CHARS = 1000
-LIKE_SPECIAL = "%_\\"
 
 
 class SearchError(ValueError):
@@ -99,9 +102,10 @@ def _re2_message(exc: Exception) -> str:
     return text[:200]
 
 
-def required_literals(q: str, *, regex: bool, case: bool = True) -> list[str]:
+def required_literals(q: str, *, regex: bool, case: bool = True, like: bool = True) -> list[str]:
     """Literals every match must contain, usable by the trigram index (3+ characters,
-    no LIKE wildcards), longest first; empty when there is none.
+    and no LIKE wildcards when `like`: SQLite's index takes LIKE patterns), longest
+    first; empty when there is none.
 
     For a case-insensitive search only ASCII runs are used: SQLite's LIKE folds
     ASCII case only, so "école" would miss "École" in the index."""
@@ -122,7 +126,9 @@ def required_literals(q: str, *, regex: bool, case: bool = True) -> list[str]:
                 runs.append("".join(current))
                 current = []
         runs.append("".join(current))
-    separators = r"[%_\\\n\x00]" if case else r"[%_\\\n\x00]|[^\x00-\x7f]"
+    separators = r"[%_\\\n\x00]" if like else r"[\n\x00]"
+    if not case:
+        separators += r"|[^\x00-\x7f]"
     pieces = {piece for run in runs for piece in re.split(separators, run)}
     usable = sorted(
         (p for p in pieces if len(p) >= MIN_INDEXED_LITERAL), key=lambda p: (-len(p), p)
@@ -160,12 +166,39 @@ def visible_chunks():
     return Chunk.objects.filter(visible_at(F("file__repository__generation"), "file__"))
 
 
-def _like_pattern(literal: str) -> str:
-    return "%" + "".join("\\" + ch if ch in LIKE_SPECIAL else ch for ch in literal) + "%"
+def visible_files():
+    """Files each repository's live generation shows."""
+    return IndexedFile.objects.filter(visible_at(F("repository__generation")))
 
 
-def _candidate_ids(literals: list[str], after: int, limit: int) -> list[int]:
-    """Chunk ids whose text may contain every literal, in id order, from the index."""
+def _read_candidates(ids: list[int], files) -> list[tuple]:
+    """The chunks with these ids whose file is among `files`, in id order.
+
+    Two lookups by primary key: joining chunks to visible files in one query makes
+    PostgreSQL hash every visible file of every repository for each page."""
+    chunks = list(
+        Chunk.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "start_line", "text", "file_id")
+    )
+    file_info = {
+        row[0]: row[1:]
+        for row in files.filter(pk__in={chunk[3] for chunk in chunks}).values_list(
+            "pk", "path", "language", "repository_id", "repository__name"
+        )
+    }
+    return [
+        (pk, start_line, text, *file_info[file_id])
+        for pk, start_line, text, file_id in chunks
+        if file_id in file_info
+    ]
+
+
+def _candidate_ids(
+    literals: list[str], after: int, limit: int, *, case: bool
+) -> tuple[list[int], bool]:
+    """Chunk ids after `after` whose text may contain every literal, in id order, from
+    the index; and whether those are the last ones."""
     if connection.vendor == "sqlite":
         # FTS5 accelerates LIKE on the trigram table; the literals hold no % or _.
         where = " AND ".join(["text LIKE %s"] * len(literals))
@@ -177,21 +210,63 @@ def _candidate_ids(literals: list[str], after: int, limit: int) -> list[int]:
         params = ["%" + literal + "%" for literal in literals] + [after, limit]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
-    return _postgres_candidate_ids(literals, after, limit)
+            ids = [row[0] for row in cursor.fetchall()]
+            return ids, len(ids) < limit
+    return _postgres_candidate_ids(literals, after, limit, case)
 
 
-def _postgres_candidate_ids(literals: list[str], after: int, limit: int) -> list[int]:
-    # The GIN index yields a bitmap of candidate rows; PostgreSQL rechecks them and sorts.
-    # (Windows of ids were tried: the planner then scans the id range row by row, 4x slower.)
-    where = " AND ".join(["text ILIKE %s"] * len(literals))
-    sql = (
-        f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
-        "ORDER BY id LIMIT %s"
-    )
+def _postgres_candidate_ids(
+    literals: list[str], after: int, limit: int, case: bool
+) -> tuple[list[int], bool]:
+    # The GIN index yields a bitmap of candidate rows, and PostgreSQL rechecks every one
+    # before it can sort them: a common literal would recheck thousands of chunks to fill
+    # one page. So a single literal asks for a window of ids at a time (the planner ANDs
+    # the GIN bitmap with the primary key's), growing the window until it yields enough
+    # candidates to read. Several literals narrow the bitmap themselves, and with them
+    # the planner's estimate drops so low that it would recheck the whole bitmap before
+    # filtering the window: they go in one query. A regular expression rechecks about
+    # twice as fast as ILIKE (bench/search_bench.py).
+    operator = "~" if case else "~*"
+    where = " AND ".join([f"text {operator} %s"] * len(literals))
+    patterns = [_postgres_regex(literal) for literal in literals]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(_like_pattern(literal) for literal in literals), after, limit])
-        return [row[0] for row in cursor.fetchall()]
+        if len(literals) > 1:
+            cursor.execute(
+                f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
+                "ORDER BY id LIMIT %s",
+                [*patterns, after, limit],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            return ids, len(ids) < limit
+        sql = (
+            f"SELECT id FROM indexing_chunk WHERE {where} "  # noqa: S608
+            "AND id > %s AND id <= %s ORDER BY id LIMIT %s"
+        )
+        found: list[int] = []
+        wanted = min(limit, TEXT_BATCH)
+        low, span, top = after, PG_FIRST_WINDOW, None
+        while True:
+            high = min(low + span, MAX_ID)
+            cursor.execute(sql, [*patterns, low, high, limit - len(found)])
+            window = [row[0] for row in cursor.fetchall()]
+            found += window
+            if len(found) >= wanted:
+                return found, False
+            if top is None:
+                cursor.execute("SELECT max(id) FROM indexing_chunk")
+                top = cursor.fetchone()[0] or 0
+            if high >= top:
+                return found, True
+            # Size the next window from the density of this one (twice what it suggests),
+            # growing at most PG_WINDOW_GROWTH times.
+            grow = 2 * (wanted - len(found)) / len(window) if window else PG_WINDOW_GROWTH
+            low, span = high, int(span * max(1, min(grow, PG_WINDOW_GROWTH)))
+
+
+def _postgres_regex(literal: str) -> str:
+    """The literal as a PostgreSQL regular expression: a backslash before any character
+    that is not a letter or digit makes it literal, and pg_trgm still reads trigrams."""
+    return "".join(ch if ch.isalnum() else "\\" + ch for ch in literal)
 
 
 def resolve_repositories(values: list[str]) -> list[int]:
@@ -230,12 +305,16 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     path_matches = re.compile(fnmatch.translate(query.path_glob)).match if query.path_glob else None
     start_chunk, start_line = decode_cursor(query.cursor)
 
-    chunks = visible_chunks()
+    chunks, files = visible_chunks(), visible_files()
     if query.repositories:
         chunks = chunks.filter(file__repository_id__in=query.repositories)
+        files = files.filter(repository_id__in=query.repositories)
     if query.language:
         chunks = chunks.filter(file__language__iexact=query.language)
-    literals = required_literals(query.q, regex=query.regex, case=query.case)
+        files = files.filter(language__iexact=query.language)
+    literals = required_literals(
+        query.q, regex=query.regex, case=query.case, like=connection.vendor == "sqlite"
+    )
     result = SearchResult(used_index=bool(literals))
     chunks = chunks.order_by("pk")
     fields = (
@@ -249,6 +328,8 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     )
     deadline = time.monotonic() + budget
     last_seen = start_chunk - 1
+    pending: list[int] = []
+    exhausted = False
     while True:
         if time.monotonic() > deadline:
             result.truncated = True
@@ -265,12 +346,20 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                 return result
             last_seen = batch[-1][0]
         else:
-            # The index yields candidates in id order; the join keeps the visible ones.
-            ids = _candidate_ids(literals, last_seen, CANDIDATE_BATCH)
-            if not ids:
-                return result
+            # The index yields candidates in id order; only visible files are read.
+            if not pending:
+                if exhausted:
+                    return result
+                pending, exhausted = _candidate_ids(
+                    literals, last_seen, CANDIDATE_BATCH, case=query.case
+                )
+                if not pending:
+                    return result
+            # A page often fills from the first few candidates: read their text a few
+            # at a time rather than all of them.
+            ids, pending = pending[:TEXT_BATCH], pending[TEXT_BATCH:]
             last_seen = ids[-1]
-            batch = list(chunks.filter(pk__in=ids).values_list(*fields))
+            batch = _read_candidates(ids, files)
         for chunk_id, first_line, text, path, language, repo_id, repo_name in batch:
             if path_matches is not None and not path_matches(path):
                 continue

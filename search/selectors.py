@@ -67,13 +67,18 @@ def symbol_search(
     repositories: list[int],
     limit: int,
 ) -> list[tuple[int, Symbol]]:
-    symbols = Symbol.objects.filter(_visible("file__")).select_related("file__repository")
+    # Symbols first, then their files, both by index: joining symbols to the visible
+    # files in one query makes PostgreSQL hash every visible file for each lookup.
+    files = IndexedFile.objects.filter(_visible(""))
+    if language:
+        files = files.filter(language__iexact=language)
+    if repositories:
+        files = files.filter(repository_id__in=repositories)
+    symbols = Symbol.objects.all()
     if kinds:
         symbols = symbols.filter(kind__in=kinds)
-    if language:
-        symbols = symbols.filter(file__language__iexact=language)
-    if repositories:
-        symbols = symbols.filter(file__repository_id__in=repositories)
+    if language or repositories:
+        symbols = symbols.filter(file__in=files.values("pk"))
     key = search_name(q)
     # Cheap, indexed candidates first (shortest names first, so an exact match is never
     # cut off); the letters-in-order pattern only if needed.
@@ -89,7 +94,14 @@ def symbol_search(
             pk__in=RawSQL("SELECT id FROM indexing_symbol WHERE search_name LIKE %s", [in_order])
         )
         found += list(extra.exclude(pk__in=seen).order_by(*by_length)[:SYMBOL_CANDIDATES])
-    ranked = [(rank, symbol) for symbol in found if (rank := _rank(symbol.name, q)) is not None]
+    # Rows of a generation being built, or just replaced, are not shown.
+    shown = files.filter(pk__in={symbol.file_id for symbol in found}).select_related("repository")
+    by_id = {indexed.pk: indexed for indexed in shown}
+    ranked = []
+    for symbol in found:
+        if symbol.file_id in by_id and (rank := _rank(symbol.name, q)) is not None:
+            symbol.file = by_id[symbol.file_id]
+            ranked.append((rank, symbol))
     ranked.sort(key=lambda pair: (pair[0], len(pair[1].name), pair[1].name, pair[1].pk))
     return ranked[:limit]
 

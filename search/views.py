@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
-from search import engine, selectors
+from search import engine, results_cache, selectors
 from search.serializers import FileQuerySerializer, SearchQuerySerializer, SymbolQuerySerializer
 
 
@@ -17,6 +17,10 @@ def _query_params(request, serializer_class):
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def _remembered(request, kind: str, compute) -> Response:
+    return Response(results_cache.remembered(kind, list(request.query_params.lists()), compute))
 
 
 def _repositories(values) -> list[int]:
@@ -32,6 +36,9 @@ class SearchView(APIView):
     @extend_schema(parameters=[SearchQuerySerializer], tags=["search"])
     def get(self, request):
         params = _query_params(request, SearchQuerySerializer)
+        return _remembered(request, "search", lambda: self.search(params))
+
+    def search(self, params) -> dict:
         query = engine.Query(
             q=params["q"],
             regex=params["regex"],
@@ -46,27 +53,25 @@ class SearchView(APIView):
             result = engine.search(query)
         except engine.SearchError as exc:
             raise ValidationError({"q": [str(exc)]}) from None
-        return Response(
-            {
-                "hits": [
-                    {
-                        "repository": {"id": hit.repository_id, "name": hit.repository},
-                        "path": hit.path,
-                        "line": hit.line,
-                        "text": hit.text,
-                        "before": hit.before,
-                        "after": hit.after,
-                        "language": hit.language,
-                    }
-                    for hit in result.hits
-                ],
-                "files_matched": result.files_matched,
-                "truncated": result.truncated,
-                "next_cursor": result.next_cursor,
-                "used_index": result.used_index,
-                "message": result.message,
-            }
-        )
+        return {
+            "hits": [
+                {
+                    "repository": {"id": hit.repository_id, "name": hit.repository},
+                    "path": hit.path,
+                    "line": hit.line,
+                    "text": hit.text,
+                    "before": hit.before,
+                    "after": hit.after,
+                    "language": hit.language,
+                }
+                for hit in result.hits
+            ],
+            "files_matched": result.files_matched,
+            "truncated": result.truncated,
+            "next_cursor": result.next_cursor,
+            "used_index": result.used_index,
+            "message": result.message,
+        }
 
 
 class SymbolSearchView(APIView):
@@ -77,6 +82,9 @@ class SymbolSearchView(APIView):
         params = _query_params(request, SymbolQuerySerializer)
         if not any(char.isalnum() for char in params["q"]):
             raise ValidationError({"q": ["Give a name with at least one letter or digit."]})
+        return _remembered(request, "symbols", lambda: self.search(params))
+
+    def search(self, params) -> dict:
         ranked = selectors.symbol_search(
             q=params["q"],
             kinds=params["kind"],
@@ -85,28 +93,26 @@ class SymbolSearchView(APIView):
             limit=params["limit"],
         )
         match_names = {0: "exact", 1: "exact", 2: "prefix"}
-        return Response(
-            {
-                "symbols": [
-                    {
-                        "name": symbol.name,
-                        "kind": symbol.kind,
-                        "parent": symbol.parent,
-                        "signature": symbol.signature,
-                        "repository": {
-                            "id": symbol.file.repository_id,
-                            "name": symbol.file.repository.name,
-                        },
-                        "path": symbol.file.path,
-                        "language": symbol.file.language,
-                        "start_line": symbol.start_line,
-                        "end_line": symbol.end_line,
-                        "match": match_names.get(rank, "fuzzy"),
-                    }
-                    for rank, symbol in ranked
-                ]
-            }
-        )
+        return {
+            "symbols": [
+                {
+                    "name": symbol.name,
+                    "kind": symbol.kind,
+                    "parent": symbol.parent,
+                    "signature": symbol.signature,
+                    "repository": {
+                        "id": symbol.file.repository_id,
+                        "name": symbol.file.repository.name,
+                    },
+                    "path": symbol.file.path,
+                    "language": symbol.file.language,
+                    "start_line": symbol.start_line,
+                    "end_line": symbol.end_line,
+                    "match": match_names.get(rank, "fuzzy"),
+                }
+                for rank, symbol in ranked
+            ]
+        }
 
 
 class FileView(APIView):

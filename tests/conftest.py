@@ -7,6 +7,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts import services, signing
+from search import results_cache
 from tests.factories import SIGNING_KID, SIGNING_SECRET, UserFactory, login_tokens
 
 
@@ -17,6 +18,7 @@ def _clean_shared_cache(db):
         cache.delete_pattern("*")  # django-redis: only this run's KEY_PREFIX
     else:
         cache.clear()  # the database cache lives in the test database
+    results_cache.forget_all()
     yield
 
 

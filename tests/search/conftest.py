@@ -4,7 +4,7 @@ from indexing.indexer import index_repository
 from indexing.models import Repository
 from tests.conftest import bearer
 from tests.factories import login_tokens
-from tests.indexing.conftest import write_repo
+from tests.indexing.conftest import _on_commit_runs_at_once, write_repo  # noqa: F401
 
 CODE = {
     "src/billing/invoice.py": (
