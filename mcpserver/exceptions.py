@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 REALM = "mcp"
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     # Header parameter values are quoted-strings: no quotes, backslashes or newlines.
     return "".join(ch for ch in str(text) if ch.isprintable() and ch not in '"\\')
 
@@ -24,11 +24,11 @@ def _quoted(text: str) -> str:
 def bearer_challenge(exc: Exception) -> str:
     """The WWW-Authenticate value for a 401 or 403 (RFC 6750 section 3)."""
     if isinstance(exc, InsufficientScope):
-        return f'Bearer error="insufficient_scope", scope="{_quoted(" ".join(exc.scopes))}"'
+        return f'Bearer error="insufficient_scope", scope="{quoted(" ".join(exc.scopes))}"'
     if getattr(exc, "default_code", None) == "invalid_token":
         return (
             f'Bearer realm="{REALM}", error="invalid_token", '
-            f'error_description="{_quoted(exc.detail)}"'
+            f'error_description="{quoted(exc.detail)}"'
         )
     # No credentials at all: RFC 6750 section 3.1 says no error code.
     return f'Bearer realm="{REALM}"'

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import JwksView
 from mcpserver.converters import IdConverter
+from mcpserver.mcp.views import McpView, ProtectedResourceMetadataView
 from mcpserver.views import HealthView
 
 register_converter(IdConverter, "id")
@@ -18,6 +19,17 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
     path(".well-known/jwks.json", JwksView.as_view(), name="jwks"),
+    path("mcp", McpView.as_view(), name="mcp"),
+    path(
+        ".well-known/oauth-protected-resource",
+        ProtectedResourceMetadataView.as_view(),
+        name="oauth-protected-resource",
+    ),
+    path(
+        ".well-known/oauth-protected-resource/mcp",
+        ProtectedResourceMetadataView.as_view(),
+        name="oauth-protected-resource-mcp",
+    ),
 ]
 
 handler400 = "mcpserver.exceptions.bad_request"

@@ -27,6 +27,11 @@ class SymbolQuerySerializer(RepoFilterMixin):
     )
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
 
+    def validate_q(self, value: str) -> str:
+        if not any(char.isalnum() for char in value):
+            raise serializers.ValidationError("Give a name with at least one letter or digit.")
+        return value
+
 
 class FileQuerySerializer(serializers.Serializer):
     path = serializers.CharField(max_length=1024)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from importlib import import_module
+
 import factory
 
 from accounts import services, signing
@@ -13,12 +15,21 @@ SIGNING_KID = signing.kid_for_secret(SIGNING_SECRET)
 PASSWORD = "correct horse battery staple"
 
 
+# The built-in roles as their migration creates them: a test database flushed by a
+# transactional test gets them back with the same scopes.
+BUILT_IN_ROLES = {
+    name: scopes
+    for name, _description, scopes in import_module("accounts.migrations.0002_default_roles").ROLES
+}
+
+
 class RoleFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Role
         django_get_or_create = ["name"]
 
     name = "viewer"
+    scopes = factory.LazyAttribute(lambda role: list(BUILT_IN_ROLES.get(role.name, [])))
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -57,7 +57,7 @@ def wait_until_healthy(base: str, process, log: Path, *, timeout: float = 90) ->
         try:
             if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still booting
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail("the server did not come up:\n" + log.read_text())

@@ -43,6 +43,9 @@ class Command(BaseCommand):
             f"  API docs:    {base}/api/docs/\n"
             f"  Log in:      curl -s {base}/auth/login -d username=admin -d 'password=…'\n"
             f"  Who am I:    curl -s {base}/auth/me -H 'Authorization: Bearer <access_token>'\n"
+            f"  MCP clients: {base}/mcp with an API key (manage.py create_api_key admin --name\n"
+            "               claude --scopes mcp:search:code); see the README for Claude Code,\n"
+            "               VS Code and the Python SDK.\n"
         )
         if settings.MCP_INDEX_ROOTS:
             self.stdout.write(f"  Index roots: {', '.join(settings.MCP_INDEX_ROOTS)}\n")

@@ -1,0 +1,388 @@
+"""The MCP tools: each one the twin of a REST endpoint, with the same scope.
+
+A tool validates its arguments against its JSON Schema (the one `tools/list`
+shows), translates them to the REST parameters, and answers with the same JSON
+the REST endpoint would, through the same serializers, services and selectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jsonschema import Draft202012Validator
+from rest_framework.exceptions import APIException, NotFound
+
+from accounts import scopes
+from indexing import selectors as indexing_selectors
+from indexing import services as indexing_services
+from indexing.serializers import IndexRequestSerializer, JobSerializer, RepositorySerializer
+from search import engine, responses
+from search.serializers import FileQuerySerializer, SearchQuerySerializer, SymbolQuerySerializer
+
+READ_SCOPES = (scopes.SEARCH_CODE, scopes.INDEX_CREATE, scopes.INDEX_UPDATE, scopes.INDEX_DELETE)
+MAX_MESSAGE = 300
+
+
+class ToolError(Exception):
+    """A failure the caller can act on; it becomes an `isError` result, not a protocol error."""
+
+
+class InvalidArguments(ToolError):
+    """Arguments that do not fit the tool's input schema."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    title: str
+    description: str
+    properties: dict
+    run: Callable[[object, dict], dict]
+    required: tuple[str, ...] = ()
+    # The caller needs every scope in `scopes` and, if given, one of `any_scopes`.
+    scopes: tuple[str, ...] = ()
+    any_scopes: tuple[str, ...] = ()
+    read_only: bool = True
+    # REST parameter names, to say which argument an error from a serializer is about.
+    argument_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def input_schema(self) -> dict:
+        schema = {"type": "object", "properties": self.properties, "additionalProperties": False}
+        if self.required:
+            schema["required"] = list(self.required)
+        return schema
+
+    def definition(self) -> dict:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+            "annotations": {
+                "title": self.title,
+                "readOnlyHint": self.read_only,
+                "destructiveHint": False,
+                "idempotentHint": self.read_only,
+                "openWorldHint": False,
+            },
+        }
+
+    def allowed(self, granted: frozenset[str]) -> bool:
+        if any(scope not in granted for scope in self.scopes):
+            return False
+        return not self.any_scopes or bool(granted.intersection(self.any_scopes))
+
+    def missing_scopes(self, granted: frozenset[str]) -> list[str]:
+        missing = [scope for scope in self.scopes if scope not in granted]
+        if self.any_scopes and not granted.intersection(self.any_scopes):
+            missing += list(self.any_scopes)
+        return missing
+
+    def validate(self, arguments: dict) -> None:
+        errors = sorted(
+            Draft202012Validator(self.input_schema).iter_errors(arguments),
+            key=lambda error: list(error.path),
+        )
+        if errors:
+            raise InvalidArguments("; ".join(_describe(error) for error in errors[:5]))
+
+    def call(self, principal, arguments: dict) -> dict:
+        self.validate(arguments)
+        try:
+            return self.run(principal, arguments)
+        except APIException as exc:
+            raise ToolError(_api_message(exc.detail, self.argument_names)) from None
+
+
+def _describe(error) -> str:
+    where = ".".join(str(part) for part in error.path) or "arguments"
+    return _short(f"{where}: {error.message}")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "…"
+
+
+def _api_message(detail, names: dict[str, str]) -> str:
+    """A DRF error detail as one line, with REST parameter names as tool argument names."""
+    if isinstance(detail, dict):
+        parts = []
+        for key, value in detail.items():
+            text = _api_message(value, names)
+            parts.append(
+                text if key in ("non_field_errors", "detail") else f"{names.get(key, key)}: {text}"
+            )
+        return _short("; ".join(parts))
+    if isinstance(detail, list):
+        return _short(" ".join(_api_message(item, names) for item in detail))
+    return _short(str(detail))
+
+
+def _present(arguments: dict, mapping: dict[str, str]) -> dict:
+    """The REST parameters for the arguments given (absent ones keep the REST defaults)."""
+    return {rest: arguments[name] for name, rest in mapping.items() if name in arguments}
+
+
+def _repository_id(value) -> int:
+    ids = list(dict.fromkeys(_resolve([str(value)])))
+    if len(ids) != 1:
+        raise ToolError(f"{value!r} names more than one repository; give its id.")
+    return ids[0]
+
+
+def _resolve(values: list[str]) -> list[int]:
+    try:
+        return engine.resolve_repositories(values)
+    except engine.SearchError as exc:
+        raise ToolError(str(exc)) from None
+
+
+# --- The tools --------------------------------------------------------------------------
+
+REPOSITORIES = {
+    "type": "array",
+    "items": {"type": ["string", "integer"], "maxLength": 200},
+    "maxItems": 50,
+    "description": "Repository names or ids to search; all repositories when omitted.",
+}
+LANGUAGE = {
+    "type": "string",
+    "maxLength": 40,
+    "description": "Language, e.g. Python, Go, TypeScript.",
+}
+REPOSITORY = {
+    "type": ["string", "integer"],
+    "maxLength": 200,
+    "description": "Repository name or id.",
+}
+
+SEARCH_ARGUMENTS = {
+    "query": "q",
+    "regex": "regex",
+    "case_sensitive": "case",
+    "repositories": "repo",
+    "language": "lang",
+    "path": "path",
+    "limit": "limit",
+    "cursor": "cursor",
+}
+
+
+def _search_code(principal, arguments: dict) -> dict:
+    data = _present(arguments, SEARCH_ARGUMENTS)
+    if "repo" in data:
+        data["repo"] = [str(value) for value in data["repo"]]
+    return responses.search_response(responses.validated(SearchQuerySerializer, data))
+
+
+SYMBOL_ARGUMENTS = {
+    "name": "q",
+    "kinds": "kind",
+    "repositories": "repo",
+    "language": "lang",
+    "limit": "limit",
+}
+
+
+def _search_symbols(principal, arguments: dict) -> dict:
+    data = _present(arguments, SYMBOL_ARGUMENTS)
+    if "repo" in data:
+        data["repo"] = [str(value) for value in data["repo"]]
+    return responses.symbols_response(responses.validated(SymbolQuerySerializer, data))
+
+
+FILE_ARGUMENTS = {"path": "path", "start_line": "start", "end_line": "end"}
+
+
+def _get_file(principal, arguments: dict) -> dict:
+    params = responses.validated(FileQuerySerializer, _present(arguments, FILE_ARGUMENTS))
+    repository_id = _repository_id(arguments["repository"])
+    return responses.file_response(repository_id=repository_id, params=params)
+
+
+def _list_repositories(principal, arguments: dict) -> dict:
+    indexing_services.jobs_reap_stale()
+    repositories = indexing_selectors.repository_list()
+    return {"repositories": RepositorySerializer(repositories, many=True).data}
+
+
+def _accepted(repository, job) -> dict:
+    repository.refresh_from_db()
+    return {
+        "repository": RepositorySerializer(repository).data,
+        "job_id": job.pk,
+        "message": f"Indexing job {job.pk} is queued; follow it with job_status.",
+    }
+
+
+def _index_repository(principal, arguments: dict) -> dict:
+    data = responses.validated(
+        IndexRequestSerializer, _present(arguments, {"path": "repo_path", "name": "name"})
+    )
+    repository, job = indexing_services.repository_register(
+        raw_path=data["repo_path"], name=data.get("name"), user=principal
+    )
+    return _accepted(repository, job)
+
+
+def _reindex_repository(principal, arguments: dict) -> dict:
+    repository_id = _repository_id(arguments["repository"])
+    repository = indexing_selectors.repository_list().filter(pk=repository_id).first()
+    if repository is None:
+        raise NotFound("No such repository.")
+    indexing_services.jobs_reap_stale(repository_id=repository.pk)
+    job = indexing_services.job_enqueue(repository=repository, user=principal)
+    return _accepted(repository, job)
+
+
+def _job_status(principal, arguments: dict) -> dict:
+    job = indexing_selectors.job_get(job_id=arguments["job_id"])
+    if job is None:
+        raise NotFound("No such job.")
+    indexing_services.jobs_reap_stale(repository_id=job.repository_id)
+    job.refresh_from_db()
+    return {"job": JobSerializer(job).data}
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="search_code",
+        title="Search code",
+        description=(
+            "Find lines of code in the indexed repositories: a substring by default, or a "
+            "regular expression (RE2 syntax) with regex=true. Case-insensitive unless "
+            "case_sensitive=true. Each hit has the repository, path, line number, the line and "
+            "two lines of context. When truncated is true, pass next_cursor as cursor for more."
+        ),
+        properties={
+            "query": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": engine.MAX_QUERY_LENGTH,
+                "description": "Text to find, or a regular expression when regex is true.",
+            },
+            "regex": {"type": "boolean", "default": False, "description": "query is a regex."},
+            "case_sensitive": {"type": "boolean", "default": False},
+            "repositories": REPOSITORIES,
+            "language": LANGUAGE,
+            "path": {
+                "type": "string",
+                "maxLength": 1024,
+                "description": "Only files whose path matches this glob, e.g. src/*.py.",
+            },
+            "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+            "cursor": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "next_cursor of the previous page.",
+            },
+        },
+        required=("query",),
+        run=_search_code,
+        scopes=(scopes.SEARCH_CODE,),
+        argument_names={v: k for k, v in SEARCH_ARGUMENTS.items()},
+    ),
+    Tool(
+        name="search_symbols",
+        title="Find symbol definitions",
+        description=(
+            "Find functions, classes, methods and other definitions by name: exact, prefix, "
+            "and fuzzy matches that understand camelCase and snake_case (getCurUsr finds "
+            "getCurrentUser). Each hit has kind, path, lines and signature."
+        ),
+        properties={
+            "name": {"type": "string", "minLength": 1, "maxLength": 255},
+            "kinds": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 20},
+                "maxItems": 20,
+                "description": "Only these kinds, e.g. function, class, method.",
+            },
+            "repositories": REPOSITORIES,
+            "language": LANGUAGE,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        },
+        required=("name",),
+        run=_search_symbols,
+        scopes=(scopes.SEARCH_CODE,),
+        argument_names={v: k for k, v in SYMBOL_ARGUMENTS.items()},
+    ),
+    Tool(
+        name="get_file",
+        title="Read an indexed file",
+        description=(
+            "The content of one file as indexed, optionally lines start_line to end_line. "
+            "Only files in the index can be read."
+        ),
+        properties={
+            "repository": REPOSITORY,
+            "path": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "start_line": {"type": "integer", "minimum": 1},
+            "end_line": {"type": "integer", "minimum": 1},
+        },
+        required=("repository", "path"),
+        run=_get_file,
+        scopes=(scopes.SEARCH_CODE,),
+        argument_names={v: k for k, v in FILE_ARGUMENTS.items()},
+    ),
+    Tool(
+        name="list_repositories",
+        title="List repositories",
+        description="The registered repositories, their state, counts and last indexing job.",
+        properties={},
+        run=_list_repositories,
+        any_scopes=READ_SCOPES,
+    ),
+    Tool(
+        name="index_repository",
+        title="Register and index a repository",
+        description=(
+            "Register a folder on the server (inside the configured index roots) and index it "
+            "in the background. Answers at once with the job id; follow it with job_status."
+        ),
+        properties={
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 1024,
+                "description": "Absolute path of the folder on the server.",
+            },
+            "name": {
+                "type": "string",
+                "maxLength": 100,
+                "description": "Defaults to the folder name.",
+            },
+        },
+        required=("path",),
+        run=_index_repository,
+        scopes=(scopes.INDEX_CREATE,),
+        read_only=False,
+        argument_names={"repo_path": "path", "name": "name"},
+    ),
+    Tool(
+        name="reindex_repository",
+        title="Re-index a repository",
+        description=(
+            "Index a registered repository again; only changed files are read. Answers at once "
+            "with the job id; follow it with job_status."
+        ),
+        properties={"repository": REPOSITORY},
+        required=("repository",),
+        run=_reindex_repository,
+        scopes=(scopes.INDEX_UPDATE,),
+        read_only=False,
+    ),
+    Tool(
+        name="job_status",
+        title="Indexing job status",
+        description="State and progress of an indexing job: queued, running, succeeded or failed.",
+        properties={"job_id": {"type": "integer", "minimum": 1, "maximum": 2**62}},
+        required=("job_id",),
+        run=_job_status,
+        any_scopes=READ_SCOPES,
+    ),
+)
+
+BY_NAME: dict[str, Tool] = {tool.name: tool for tool in TOOLS}
