@@ -102,7 +102,12 @@ def main() -> None:
         for label, extra in backends:
             env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
             env.update(
-                {"MCP_DATA_DIR": str(work / label), "MCP_INDEX_ROOTS": str(work / "roots"), **extra}
+                {
+                    "MCP_DATA_DIR": str(work / label),
+                    "MCP_INDEX_ROOTS": str(work / "roots"),
+                    "MCP_SEMANTIC_ENABLED": "false",
+                    **extra,
+                }
             )
             if label == "PostgreSQL":
                 _recreate_postgres(args.postgres)

@@ -106,6 +106,8 @@ def run_backend(label: str, tree: Path, work: Path, extra: dict) -> list[tuple]:
             "MCP_DATA_DIR": str(work / label),
             "MCP_INDEX_ROOTS": str(tree.parent),
             "LOG_LEVEL": "WARNING",
+            # Text search only: embedding the tree is bench/semantic_bench.py's business.
+            "MCP_SEMANTIC_ENABLED": "false",
             **extra,
         }
     )

@@ -16,8 +16,16 @@ class JobInline(admin.TabularInline):
 
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "path", "state", "file_count", "byte_count", "last_indexed_at"]
-    list_filter = ["state"]
+    list_display = [
+        "name",
+        "path",
+        "state",
+        "semantic_enabled",
+        "file_count",
+        "byte_count",
+        "last_indexed_at",
+    ]
+    list_filter = ["state", "semantic_enabled"]
     search_fields = ["name", "path"]
     readonly_fields = [
         "path",
@@ -32,9 +40,15 @@ class RepositoryAdmin(admin.ModelAdmin):
         "lease_job",
         "lease_until",
     ]
-    fields = ["name", *readonly_fields]
+    fields = ["name", "semantic_enabled", *readonly_fields]
     inlines = [JobInline]
     actions = ["reindex"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "semantic_enabled" in form.changed_data:
+            # Through the service: switching off removes the embeddings, as the API does.
+            services.repository_set_semantic(repository=obj, enabled=obj.semantic_enabled)
 
     def has_add_permission(self, request) -> bool:
         return False  # paths are checked against MCP_INDEX_ROOTS by the API and the command

@@ -22,6 +22,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from indexing import plugins
+from indexing.embeddings import EmbedResult, SemanticUnavailable, embed_repository
 from indexing.models import Chunk, IndexedFile, PluginSetting, Repository, Symbol, visible_at
 from indexing.signals import index_changed
 from indexing.walker import Candidate, Skipped, looks_binary, read_file, walk
@@ -46,9 +47,11 @@ class IndexResult:
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     generation: int = 0
+    semantic: EmbedResult = field(default_factory=EmbedResult)
 
     def as_stats(self) -> dict:
         return {
+            "semantic": self.semantic.as_stats(),
             "files_seen": self.files_seen,
             "added": self.added,
             "changed": self.changed,
@@ -234,6 +237,12 @@ class Indexer:
         if self.result.added or self.result.changed or self.result.removed:
             self._publish()
         self.result.generation = self.repository.generation
+        try:
+            self.result.semantic = embed_repository(self.repository, keep_going=self.renew_lease)
+        except SemanticUnavailable as exc:  # e.g. weights that fail their checksum
+            self.result.semantic = EmbedResult(note=str(exc))
+        if self.result.semantic.chunks:
+            transaction.on_commit(lambda: index_changed.send(sender=Repository))
         return self.result
 
     def _clear_unfinished(self) -> None:

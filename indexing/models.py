@@ -35,6 +35,11 @@ class Repository(models.Model):
     last_job = models.ForeignKey(
         "IndexJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    semantic_enabled = models.BooleanField(
+        "semantic search",
+        default=True,
+        help_text="Embed this repository's code for semantic search while indexing.",
+    )
     # The lease: which job may write, and until when (renewed as it works).
     lease_job = models.BigIntegerField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -87,6 +92,8 @@ class IndexedFile(models.Model):
     inode = models.BigIntegerField(default=0)
     content_hash = models.CharField(max_length=64)
     line_count = models.PositiveIntegerField(default=0)
+    # The embedding model this file's semantic chunks were made with ("" = none yet).
+    embedded_with = models.CharField(max_length=64, blank=True, default="")
     added_in = models.PositiveIntegerField()
     removed_in = models.PositiveIntegerField(null=True, blank=True)
 
@@ -144,3 +151,22 @@ class PluginSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({'on' if self.enabled else 'off'})"
+
+
+class SemanticChunk(models.Model):
+    """A function, a class, or a window of lines of a file, with its embedding."""
+
+    file = models.ForeignKey(IndexedFile, on_delete=models.CASCADE, related_name="semantic_chunks")
+    start_line = models.PositiveIntegerField()
+    end_line = models.PositiveIntegerField()
+    symbol = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=20, blank=True)
+    text = models.TextField(help_text="What was embedded.")
+    # Unit-length float32 vector, little-endian: numpy.frombuffer reads it without a copy.
+    vector = models.BinaryField()
+
+    class Meta:
+        indexes = [models.Index(fields=["file", "start_line"])]
+
+    def __str__(self) -> str:
+        return f"{self.file.path}:{self.start_line}-{self.end_line}"

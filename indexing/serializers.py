@@ -11,6 +11,15 @@ class IndexRequestSerializer(serializers.Serializer):
         allow_blank=False,
         error_messages={"invalid": "Letters, digits and . @ + - _ only, at most 100."},
     )
+    semantic_enabled = serializers.BooleanField(
+        required=False, default=True, help_text="Embed the code for semantic search."
+    )
+
+
+class RepositoryUpdateSerializer(serializers.Serializer):
+    semantic_enabled = serializers.BooleanField(
+        help_text="Off removes the repository's embeddings now; on embeds at the next indexing."
+    )
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -48,7 +57,16 @@ class RepositorySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Repository
-        fields = ["id", "name", "path", "state", "counts", "last_indexed_at", "last_job"]
+        fields = [
+            "id",
+            "name",
+            "path",
+            "state",
+            "semantic_enabled",
+            "counts",
+            "last_indexed_at",
+            "last_job",
+        ]
 
     def get_counts(self, repository) -> dict:
         return {

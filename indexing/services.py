@@ -15,7 +15,8 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 
 from indexing import plugins
 from indexing.indexer import LeaseLost, index_repository
-from indexing.models import IndexJob, PluginSetting, Repository
+from indexing.models import IndexedFile, IndexJob, PluginSetting, Repository, SemanticChunk
+from indexing.signals import index_changed
 from indexing.walker import WalkError
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ def repository_free_name(wanted: str) -> str:
     return candidate
 
 
-def repository_register(*, raw_path, name: str | None, user) -> tuple[Repository, IndexJob]:
+def repository_register(
+    *, raw_path, name: str | None, user, semantic_enabled: bool = True
+) -> tuple[Repository, IndexJob]:
     path = repository_path_resolve(raw_path)
     existing = Repository.objects.filter(path=path).first()
     if existing is not None:
@@ -93,7 +96,9 @@ def repository_register(*, raw_path, name: str | None, user) -> tuple[Repository
     try:
         with transaction.atomic():
             repository = Repository.objects.create(
-                name=name or repository_free_name(os.path.basename(path)), path=path
+                name=name or repository_free_name(os.path.basename(path)),
+                path=path,
+                semantic_enabled=semantic_enabled,
             )
             job = job_enqueue(repository=repository, user=user)
     except IntegrityError:
@@ -274,6 +279,23 @@ def _still_allowed(repository: Repository) -> None:
         raise ValidationError(
             {"repo_path": ["The repository folder now resolves somewhere else; not indexed."]}
         )
+
+
+def repository_set_semantic(*, repository: Repository, enabled: bool) -> Repository:
+    """Switch semantic search for a repository. Off: its embeddings go at once. On: the
+    next indexing job embeds it."""
+    with transaction.atomic():
+        # Locked: an embedding step writing now must not slip its rows in after the delete.
+        Repository.objects.select_for_update().filter(pk=repository.pk).update(
+            semantic_enabled=enabled
+        )
+        repository.semantic_enabled = enabled
+        if not enabled:
+            files = IndexedFile.objects.filter(repository=repository)
+            SemanticChunk.objects.filter(file__in=files).delete()
+            files.exclude(embedded_with="").update(embedded_with="")
+            transaction.on_commit(lambda: index_changed.send(sender=Repository))
+    return repository
 
 
 def repository_delete(*, repository: Repository) -> None:

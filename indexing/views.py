@@ -20,6 +20,7 @@ from indexing.serializers import (
     PluginSerializer,
     PluginUpdateSerializer,
     RepositorySerializer,
+    RepositoryUpdateSerializer,
 )
 
 READ_SCOPES = [scopes.SEARCH_CODE, scopes.INDEX_CREATE, scopes.INDEX_UPDATE, scopes.INDEX_DELETE]
@@ -48,6 +49,7 @@ class IndexView(APIView):
             raw_path=serializer.validated_data["repo_path"],
             name=serializer.validated_data.get("name"),
             user=request.user,
+            semantic_enabled=serializer.validated_data["semantic_enabled"],
         )
         return _accepted(repository, job)
 
@@ -63,12 +65,27 @@ class RepositoryListView(APIView):
 
 class RepositoryDetailView(APIView):
     any_scopes = {"GET": READ_SCOPES}
-    required_scopes = {"DELETE": [scopes.INDEX_DELETE]}
+    required_scopes = {"DELETE": [scopes.INDEX_DELETE], "PATCH": [scopes.INDEX_UPDATE]}
 
     @extend_schema(responses={200: RepositorySerializer, 404: ErrorSerializer}, tags=["indexing"])
     def get(self, request, repository_id: int):
         services.jobs_reap_stale(repository_id=repository_id)
         repository = get_object_or_404(selectors.repository_list(), pk=repository_id)
+        return Response(RepositorySerializer(repository).data)
+
+    @extend_schema(
+        request=RepositoryUpdateSerializer,
+        responses={200: RepositorySerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        tags=["indexing"],
+    )
+    def patch(self, request, repository_id: int):
+        serializer = RepositoryUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        repository = get_object_or_404(selectors.repository_list(), pk=repository_id)
+        services.repository_set_semantic(
+            repository=repository, enabled=serializer.validated_data["semantic_enabled"]
+        )
+        repository.refresh_from_db()
         return Response(RepositorySerializer(repository).data)
 
     @extend_schema(responses={204: None, 404: ErrorSerializer}, tags=["indexing"])

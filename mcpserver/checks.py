@@ -136,3 +136,18 @@ def check_cors(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security)
+def check_mcp_resource(app_configs=None, **kwargs):
+    if _production() and not getattr(settings, "MCP_PUBLIC_URL", ""):
+        return [
+            Warning(
+                "MCP_PUBLIC_URL is not set: the MCP resource URL is taken from each request's "
+                "Host header, and access tokens carry the audience 'mcp-code-server' instead "
+                "of the resource URL.",
+                hint="Set MCP_PUBLIC_URL to the public base URL, e.g. https://code.example.com.",
+                id="mcpserver.W002",
+            )
+        ]
+    return []

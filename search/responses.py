@@ -7,11 +7,19 @@ ValidationError / NotFound, which each caller turns into its own error shape).
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 
 from search import engine, selectors
 
 SYMBOL_MATCH_NAMES = {0: "exact", 1: "exact", 2: "prefix"}
+
+
+class SemanticSearchUnavailable(APIException):
+    """The semantic extra is not installed, switched off, or its model failed its check."""
+
+    status_code = status.HTTP_501_NOT_IMPLEMENTED
+    default_code = "semantic_search_unavailable"
 
 
 def validated(serializer_class, data) -> dict:
@@ -109,3 +117,23 @@ def file_response(*, repository_id: int, params: dict) -> dict:
         "end_line": start + len(lines) - 1 if lines else start - 1,
         "content": "".join(lines),
     }
+
+
+def semantic_response(params: dict) -> dict:
+    # Imported here: numpy and the model code are only needed when someone asks.
+    from indexing.embeddings import SemanticUnavailable, model_spec
+    from search import semantic
+
+    try:
+        spec = model_spec()
+        repositories = _repositories(params["repo"])
+        find = semantic.hybrid_hits if params["mode"] == "hybrid" else semantic.semantic_hits
+        hits = find(
+            q=params["q"],
+            repositories=repositories,
+            language=params.get("lang"),
+            limit=params["limit"],
+        )
+    except SemanticUnavailable as exc:
+        raise SemanticSearchUnavailable(str(exc)) from None
+    return {"mode": params["mode"], "model": spec.model_id, "hits": [hit.as_dict() for hit in hits]}

@@ -42,3 +42,15 @@ class FileQuerySerializer(serializers.Serializer):
         if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
             raise serializers.ValidationError("end must not be before start.")
         return attrs
+
+
+class SemanticQuerySerializer(RepoFilterMixin):
+    q = serializers.CharField(
+        max_length=MAX_QUERY_LENGTH, help_text="What the code does, in words."
+    )
+    mode = serializers.ChoiceField(
+        choices=["semantic", "hybrid"],
+        default="semantic",
+        help_text="hybrid: merge with literal and symbol search (reciprocal rank fusion).",
+    )
+    limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=50)

@@ -8,7 +8,12 @@ from rest_framework.views import APIView
 
 from accounts import scopes
 from search import responses, results_cache
-from search.serializers import FileQuerySerializer, SearchQuerySerializer, SymbolQuerySerializer
+from search.serializers import (
+    FileQuerySerializer,
+    SearchQuerySerializer,
+    SemanticQuerySerializer,
+    SymbolQuerySerializer,
+)
 
 
 def _remembered(request, kind: str, compute) -> Response:
@@ -44,3 +49,12 @@ class FileView(APIView):
     def get(self, request, repository_id: int):
         params = responses.validated(FileQuerySerializer, request.query_params)
         return Response(responses.file_response(repository_id=repository_id, params=params))
+
+
+class SemanticSearchView(APIView):
+    required_scopes = [scopes.SEARCH_SEMANTIC]
+
+    @extend_schema(parameters=[SemanticQuerySerializer], tags=["search"])
+    def get(self, request):
+        params = responses.validated(SemanticQuerySerializer, request.query_params)
+        return _remembered(request, "semantic", lambda: responses.semantic_response(params))

@@ -23,6 +23,17 @@ def _clean_shared_cache(db):
 
 
 @pytest.fixture(autouse=True)
+def _semantic_off(settings):
+    """Embedding is slow on a CPU: only tests that ask for it (`semantic_on`) embed."""
+    settings.MCP_SEMANTIC_ENABLED = False
+
+
+@pytest.fixture
+def semantic_on(settings):
+    settings.MCP_SEMANTIC_ENABLED = True
+
+
+@pytest.fixture(autouse=True)
 def _signing_key(_clean_shared_cache):
     """Each test starts with one active HS256 key whose secret the tests know."""
     signing.key_ring.clear()

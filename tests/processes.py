@@ -35,6 +35,7 @@ def process_env(**extra: str) -> dict[str, str]:
             "JWT_KEY_ENCRYPTION_KEY": settings.JWT_KEY_ENCRYPTION_KEY,
             "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
             "PYTHONUNBUFFERED": "1",
+            "MCP_SEMANTIC_ENABLED": "true" if settings.MCP_SEMANTIC_ENABLED else "false",
         }
     )
     if settings.REDIS_URL:

@@ -18,6 +18,7 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError
@@ -43,6 +44,7 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 FORBIDDEN = -32001  # server-defined: the token lacks a scope (HTTP 403)
+RATE_LIMITED = -32002  # server-defined: too many tool calls (HTTP 429)
 HEADER_MISMATCH = -32020
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 
@@ -77,6 +79,7 @@ class Answer:
     body: dict | None = None
     # The scopes a 403 asks for (the HTTP layer adds the WWW-Authenticate challenge).
     missing_scopes: tuple[str, ...] = ()
+    retry_after: int | None = None  # seconds, for a 429
 
 
 class ProtocolError(Exception):
@@ -99,6 +102,8 @@ class Exchange:
     principal: object
     headers: dict  # lower-case names
     message: object
+    # Runs before each permitted tool call; may raise ProtocolError (the rate limit).
+    before_tool_call: Callable[[Tool], None] = lambda tool: None
 
     def handle(self) -> Answer:
         message = self.message
@@ -138,6 +143,8 @@ class Exchange:
             answer = Answer(status, error_body(request_id, exc.code, exc.message, exc.data))
             if exc.code == FORBIDDEN:
                 answer.missing_scopes = tuple(exc.data["required_scopes"])
+            if exc.code == RATE_LIMITED:
+                answer.retry_after = exc.data["retry_after"]
             return answer
         if modern:
             result = {**result, "resultType": "complete"}
@@ -282,6 +289,7 @@ class Exchange:
                 data={"required_scopes": missing},
                 status=403,
             )
+        self.before_tool_call(tool)
         try:
             structured = tool.call(self.principal, arguments)
         except InvalidArguments as exc:
@@ -325,6 +333,7 @@ class Exchange:
 
     @staticmethod
     def _refuse(request_id, code: int, message: str) -> Answer:
+        # The id stays null: these messages are refused before their id could be trusted.
         return Answer(400, error_body(request_id, code, message))
 
 

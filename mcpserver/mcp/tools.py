@@ -18,7 +18,12 @@ from indexing import selectors as indexing_selectors
 from indexing import services as indexing_services
 from indexing.serializers import IndexRequestSerializer, JobSerializer, RepositorySerializer
 from search import engine, responses
-from search.serializers import FileQuerySerializer, SearchQuerySerializer, SymbolQuerySerializer
+from search.serializers import (
+    FileQuerySerializer,
+    SearchQuerySerializer,
+    SemanticQuerySerializer,
+    SymbolQuerySerializer,
+)
 
 READ_SCOPES = (scopes.SEARCH_CODE, scopes.INDEX_CREATE, scopes.INDEX_UPDATE, scopes.INDEX_DELETE)
 MAX_MESSAGE = 300
@@ -44,6 +49,8 @@ class Tool:
     scopes: tuple[str, ...] = ()
     any_scopes: tuple[str, ...] = ()
     read_only: bool = True
+    # Whether the server can run it at all (semantic search needs its extra).
+    available: Callable[[], bool] = lambda: True
     # REST parameter names, to say which argument an error from a serializer is about.
     argument_names: dict[str, str] = field(default_factory=dict)
 
@@ -70,23 +77,31 @@ class Tool:
         }
 
     def allowed(self, granted: frozenset[str]) -> bool:
+        if not self.available():
+            return False
         if any(scope not in granted for scope in self.scopes):
             return False
         return not self.any_scopes or bool(granted.intersection(self.any_scopes))
 
     def missing_scopes(self, granted: frozenset[str]) -> list[str]:
+        """What to ask for: the scopes lacking, and of `any_scopes` only the first (the
+        least powerful): a step-up challenge should not ask for delete rights to read."""
         missing = [scope for scope in self.scopes if scope not in granted]
         if self.any_scopes and not granted.intersection(self.any_scopes):
-            missing += list(self.any_scopes)
+            missing.append(self.any_scopes[0])
         return missing
 
     def validate(self, arguments: dict) -> None:
-        errors = sorted(
-            Draft202012Validator(self.input_schema).iter_errors(arguments),
-            key=lambda error: list(error.path),
-        )
-        if errors:
-            raise InvalidArguments("; ".join(_describe(error) for error in errors[:5]))
+        try:
+            errors = sorted(
+                Draft202012Validator(self.input_schema).iter_errors(arguments),
+                key=lambda error: [str(part) for part in error.path],
+            )
+            messages = [_describe(error) for error in errors[:5]]
+        except RecursionError:  # arguments nested deeper than the validator can follow
+            raise InvalidArguments("arguments: nested too deeply") from None
+        if messages:
+            raise InvalidArguments("; ".join(messages))
 
     def call(self, principal, arguments: dict) -> dict:
         self.validate(arguments)
@@ -217,12 +232,16 @@ def _accepted(repository, job) -> dict:
     }
 
 
+INDEX_ARGUMENTS = {"path": "repo_path", "name": "name", "semantic": "semantic_enabled"}
+
+
 def _index_repository(principal, arguments: dict) -> dict:
-    data = responses.validated(
-        IndexRequestSerializer, _present(arguments, {"path": "repo_path", "name": "name"})
-    )
+    data = responses.validated(IndexRequestSerializer, _present(arguments, INDEX_ARGUMENTS))
     repository, job = indexing_services.repository_register(
-        raw_path=data["repo_path"], name=data.get("name"), user=principal
+        raw_path=data["repo_path"],
+        name=data.get("name"),
+        user=principal,
+        semantic_enabled=data["semantic_enabled"],
     )
     return _accepted(repository, job)
 
@@ -244,6 +263,32 @@ def _job_status(principal, arguments: dict) -> dict:
     indexing_services.jobs_reap_stale(repository_id=job.repository_id)
     job.refresh_from_db()
     return {"job": JobSerializer(job).data}
+
+
+SEMANTIC_ARGUMENTS = {
+    "query": "q",
+    "mode": "mode",
+    "repositories": "repo",
+    "language": "lang",
+    "limit": "limit",
+}
+
+
+def _semantic_search(principal, arguments: dict) -> dict:
+    data = _present(arguments, SEMANTIC_ARGUMENTS)
+    if "repo" in data:
+        data["repo"] = [str(value) for value in data["repo"]]
+    return responses.semantic_response(responses.validated(SemanticQuerySerializer, data))
+
+
+def _semantic_available() -> bool:
+    from indexing.embeddings import SemanticUnavailable, model_spec
+
+    try:
+        model_spec()
+    except SemanticUnavailable:
+        return False
+    return True
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -310,6 +355,33 @@ TOOLS: tuple[Tool, ...] = (
         argument_names={v: k for k, v in SYMBOL_ARGUMENTS.items()},
     ),
     Tool(
+        name="semantic_search",
+        title="Search code by meaning",
+        description=(
+            'Find code by what it does, described in words ("where are expired sessions '
+            'cleaned up"): functions, classes and passages ranked by the similarity of '
+            "their embeddings to the query. mode=hybrid also merges literal and symbol "
+            "matches. Each hit has a score, path, lines, the symbol and a snippet."
+        ),
+        properties={
+            "query": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": engine.MAX_QUERY_LENGTH,
+                "description": "What the code does, in words.",
+            },
+            "mode": {"type": "string", "enum": ["semantic", "hybrid"], "default": "semantic"},
+            "repositories": REPOSITORIES,
+            "language": LANGUAGE,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+        },
+        required=("query",),
+        run=_semantic_search,
+        scopes=(scopes.SEARCH_SEMANTIC,),
+        available=_semantic_available,
+        argument_names={v: k for k, v in SEMANTIC_ARGUMENTS.items()},
+    ),
+    Tool(
         name="get_file",
         title="Read an indexed file",
         description=(
@@ -354,12 +426,17 @@ TOOLS: tuple[Tool, ...] = (
                 "maxLength": 100,
                 "description": "Defaults to the folder name.",
             },
+            "semantic": {
+                "type": "boolean",
+                "default": True,
+                "description": "Also embed the code for semantic search.",
+            },
         },
         required=("path",),
         run=_index_repository,
         scopes=(scopes.INDEX_CREATE,),
         read_only=False,
-        argument_names={"repo_path": "path", "name": "name"},
+        argument_names={v: k for k, v in INDEX_ARGUMENTS.items()},
     ),
     Tool(
         name="reindex_repository",

@@ -9,10 +9,14 @@ scopes do not cover is a 403 insufficient_scope.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -24,7 +28,14 @@ from accounts import scopes
 from accounts.conf import auth_settings
 from accounts.exceptions import RevocationStoreUnavailable
 from mcpserver.exceptions import REALM, quoted
-from mcpserver.mcp.protocol import INVALID_REQUEST, PARSE_ERROR, Exchange, error_body
+from mcpserver.mcp.protocol import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    RATE_LIMITED,
+    Exchange,
+    ProtocolError,
+    error_body,
+)
 from mcpserver.mcp.tools import TOOLS
 
 METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
@@ -60,24 +71,72 @@ class OriginRefused(exceptions.PermissionDenied):
     default_detail = "Origin not allowed."
 
 
+def _origin_of(url: str) -> str | None:
+    """scheme://host[:port], lower case, default ports dropped; None if not an origin."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme]
+    host = parts.hostname.rstrip(".").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
 def origin_allowed(request) -> bool:
     """Browsers send Origin; a page on another site must not reach a local server
-    through DNS rebinding. Same origin, CORS_ALLOWED_ORIGINS and MCP_PUBLIC_URL pass."""
+    through DNS rebinding. Allowed: CORS_ALLOWED_ORIGINS, and this server's own origin,
+    which is MCP_PUBLIC_URL's when set (in a rebinding attack the Host header is the
+    attacker's name, so only a configured origin is proof), else the request's own
+    scheme and host (development: ALLOWED_HOSTS is loopback only)."""
     origin = request.META.get("HTTP_ORIGIN")
     if origin is None:
         return True  # not a browser
-    if settings.CORS_ALLOW_ALL_ORIGINS or origin in settings.CORS_ALLOWED_ORIGINS:
+    if settings.CORS_ALLOW_ALL_ORIGINS:
         return True
-    try:
-        netloc = urlsplit(origin).netloc
-    except ValueError:
-        return False
-    if not netloc:
+    normalized = _origin_of(origin)
+    if normalized is None:
         return False  # "null" and other opaque origins
-    allowed = {request.get_host()}
+    allowed = {_origin_of(item) for item in settings.CORS_ALLOWED_ORIGINS}
     if settings.MCP_PUBLIC_URL:
-        allowed.add(urlsplit(settings.MCP_PUBLIC_URL).netloc)
-    return netloc in allowed
+        allowed.add(_origin_of(settings.MCP_PUBLIC_URL))
+    else:
+        allowed.add(_origin_of(f"{request.scheme}://{request.get_host()}"))
+    return normalized in allowed
+
+
+def tool_call_limit(request):
+    """MCP_TOOL_CALLS_PER_MINUTE per user, counted in the shared cache (fixed windows)."""
+
+    def check(tool) -> None:
+        limit = settings.MCP_TOOL_CALLS_PER_MINUTE
+        if not limit:
+            return
+        now = time.time()
+        who = hashlib.sha256(str(request.user.pk).encode()).hexdigest()[:24]
+        key = f"mcp:tool-calls:{who}:{int(now // 60)}"
+        try:
+            cache.add(key, 0, 120)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, 120)
+                count = 1
+        except Exception as exc:
+            raise RevocationStoreUnavailable() from exc
+        if count > limit:
+            raise ProtocolError(
+                RATE_LIMITED,
+                f"Too many tool calls: at most {limit} a minute. Try again shortly.",
+                data={"retry_after": 60 - int(now) % 60},
+                status=429,
+            )
+
+    return check
 
 
 class McpView(APIView):
@@ -101,7 +160,10 @@ class McpView(APIView):
     @extend_schema(exclude=True)
     def post(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if not length.isdigit() or int(length) > settings.MCP_MAX_REQUEST_BYTES:
+        if (
+            not (length.isascii() and length.isdigit())
+            or int(length) > settings.MCP_MAX_REQUEST_BYTES
+        ):
             return _jsonrpc_error(
                 413,
                 INVALID_REQUEST,
@@ -112,13 +174,22 @@ class McpView(APIView):
             return _jsonrpc_error(415, INVALID_REQUEST, "Send the message as application/json.")
         try:
             message = json.loads(request.body, parse_constant=_no_constants)
+        except RequestDataTooBig:  # Django's own cap (DATA_UPLOAD_MAX_MEMORY_SIZE) is lower
+            return _jsonrpc_error(413, INVALID_REQUEST, "The message is too large.")
         except (ValueError, RecursionError):
             return _jsonrpc_error(400, PARSE_ERROR, "Parse error: the body is not valid JSON.")
         headers = {name.lower(): value for name, value in request.headers.items()}
-        answer = Exchange(principal=request.user, headers=headers, message=message).handle()
+        answer = Exchange(
+            principal=request.user,
+            headers=headers,
+            message=message,
+            before_tool_call=tool_call_limit(request),
+        ).handle()
         if answer.body is None:
             return HttpResponse(status=answer.status)
         response = JsonResponse(answer.body, status=answer.status)
+        if answer.retry_after is not None:
+            response["Retry-After"] = str(answer.retry_after)
         if answer.status == status.HTTP_403_FORBIDDEN:
             response["WWW-Authenticate"] = challenge(
                 request,
@@ -198,5 +269,8 @@ class ProtectedResourceMetadataView(APIView):
             }
         )
         response["Access-Control-Allow-Origin"] = "*"  # public metadata, for browser clients
-        response["Cache-Control"] = "public, max-age=3600"
+        # Built from the Host header unless MCP_PUBLIC_URL is set: then not for shared caches.
+        response["Cache-Control"] = (
+            "public, max-age=3600" if settings.MCP_PUBLIC_URL else "private, max-age=300"
+        )
         return response

@@ -168,8 +168,13 @@ def test_no_key_is_a_401_with_the_metadata_url(live):
         async with connect(base, None, "legacy") as client:
             await client.list_tools()
 
-    with pytest.raises(Exception):  # noqa: B017 - the SDK reports the 401 as it sees fit
+    with pytest.raises(BaseException) as refused:  # unwrapped below
         run(scenario())
+    errors = [refused.value]
+    while errors and isinstance(errors[0], BaseExceptionGroup):  # the SDK's task groups
+        errors = list(errors[0].exceptions) + errors[1:]
+    assert isinstance(errors[0], MCPError), refused.value
+    assert "credentials were not provided" in str(errors[0])
 
 
 @pytest.mark.django_db(transaction=True)

