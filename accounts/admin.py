@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import services, signing
 from accounts.exceptions import RevocationStoreUnavailable
 from accounts.forms import ApiKeyCreationForm, RoleForm, UserChangeForm, UserCreationForm
-from accounts.models import ApiKey, LoginSession, Role, SigningKey, User
+from accounts.models import ApiKey, AuditEvent, LoginSession, Role, SigningKey, User
 
 
 @admin.register(Role)
@@ -274,3 +274,23 @@ class SigningKeyAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         return redirect("admin:accounts_signingkey_changelist")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is written by the services, never edited."""
+
+    list_display = ["created_at", "action", "outcome", "actor_name", "auth_method", "ip", "target"]
+    list_filter = ["action", "outcome", "auth_method", "target_type", "created_at"]
+    search_fields = ["actor_name", "target", "target_id", "ip"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

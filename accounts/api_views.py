@@ -1,4 +1,4 @@
-"""/api/keys: self-service API keys. Thin: parse, call a service, serialize."""
+"""/api/keys (self-service API keys) and /api/audit. Thin: parse, call a service, serialize."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,16 +16,28 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.exceptions import InsufficientScope, InvalidToken
 from accounts.permissions import HasScopes, IsUserToken
-from accounts.scopes import USER_MANAGE
+from accounts.scopes import SYSTEM_CONFIG, USER_MANAGE
 from accounts.serializers import (
     ApiKeyCreateSerializer,
     ApiKeySerializer,
+    AuditEventSerializer,
+    AuditQuerySerializer,
     ErrorSerializer,
     NewApiKeySerializer,
 )
 
 
-class ApiKeyPagination(CursorPagination):
+class StrictCursorPagination(CursorPagination):
+    """A cursor that does not decode is bad input (400), not a missing page (404)."""
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["Invalid cursor: use next or previous."]}) from None
+
+
+class ApiKeyPagination(StrictCursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
 
@@ -103,3 +116,32 @@ class ApiKeyDetailView(APIView):
     def delete(self, request, key_id: int):
         services.api_key_revoke(api_key=self._get_key(request, key_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditPagination(StrictCursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 100
+    page_size_query_param = "limit"  # validated by AuditQuerySerializer
+    max_page_size = 500
+
+
+class AuditEventListView(APIView):
+    """The audit trail, newest first, with filters; `next` and `previous` page by cursor."""
+
+    required_scopes = [SYSTEM_CONFIG]
+
+    @extend_schema(
+        parameters=[
+            AuditQuerySerializer,
+            OpenApiParameter("cursor", str, description="From `next` or `previous`."),
+        ],
+        responses={200: AuditEventSerializer(many=True), 400: ErrorSerializer},
+        tags=["audit"],
+    )
+    def get(self, request):
+        query = AuditQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events = selectors.audit_events(params=query.validated_data)
+        paginator = AuditPagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -116,6 +116,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
         row = ApiKey.objects.select_related("user__role").filter(key_hash=digest).first()
         grant = apikeys.grant_from_row(row) if row is not None else None
+        if row is not None and row.revoked_at is not None:
+            self._audit_revoked_use(row, digest)
         if grant is not None and cache_it:
             ttl = auth_settings.API_KEY_CACHE_TTL
             if grant.expires_at is not None:
@@ -125,6 +127,27 @@ class ApiKeyAuthentication(BaseAuthentication):
             except Exception as exc:
                 raise RevocationStoreUnavailable() from exc
         return grant
+
+    def _audit_revoked_use(self, row, digest: str) -> None:
+        """A revoked key came back: worth a record, at most once a minute per key, so that
+        replaying it cannot fill the trail (this is the refusal path, not the good one)."""
+        from accounts import audit
+
+        try:
+            first = apikeys.shared_cache().add(f"audit:revoked-key:{digest}", 1, 60)
+        except Exception as exc:
+            raise RevocationStoreUnavailable() from exc
+        if first:
+            audit.record(
+                audit.API_KEY_REVOKED_USED,
+                outcome="failure",
+                actor=row.user_id,
+                actor_name=row.user.username,
+                target_type="api_key",
+                target_id=row.pk,
+                target=row.identifier,
+                detail={"revoked_at": row.revoked_at.isoformat()},
+            )
 
     def _note_use(self, grant: apikeys.Grant, digest: str) -> None:
         """Write last_used_at at most once per interval per key, not on every request.

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.hashers import check_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -297,3 +298,47 @@ class SigningKey(models.Model):
         lag = timedelta(seconds=auth_settings.SIGNING_KEY_REFRESH)
         horizon = self.demoted_at + lag + api_settings.REFRESH_TOKEN_LIFETIME + leeway
         return (now or timezone.now()) < horizon
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, from where, and how it went. Append-only: nothing edits it.
+
+    Never holds a secret: keys appear by their public identifier, tokens not at all.
+    """
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=40)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
+    # No database constraint: an event outlives its actor, and writing one must never
+    # fail because the user went away meanwhile.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(
+        max_length=150, blank=True, help_text="The username then (for a failed login: as typed)."
+    )
+    auth_method = models.CharField(max_length=20, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target = models.CharField(max_length=255, blank=True, help_text="What it was done to.")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["action", "created_at"]),
+            models.Index(fields=["actor", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"

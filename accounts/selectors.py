@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from accounts.models import ApiKey, User
+from django.db.models import Q
+
+from accounts.models import ApiKey, AuditEvent, User
 
 
 def user_get(*, user_id: int | str) -> User | None:
@@ -20,3 +22,26 @@ def api_key_list(*, owner: str | None = None, owner_id: int | str | None = None)
     if owner_id is not None:
         keys = keys.filter(user_id=int(owner_id))
     return keys
+
+
+def audit_events(*, params: dict):
+    """Audit events matching validated AuditQuerySerializer parameters, newest first."""
+    events = AuditEvent.objects.all()
+    if params.get("action"):
+        events = events.filter(action__in=params["action"])
+    if params.get("outcome"):
+        events = events.filter(outcome=params["outcome"])
+    actor = params.get("actor")
+    if actor:
+        by_name = Q(actor_name=actor)
+        events = events.filter(
+            by_name | Q(actor_id=int(actor)) if actor.isdecimal() and len(actor) <= 18 else by_name
+        )
+    for field in ("target_type", "target_id", "ip"):
+        if params.get(field):
+            events = events.filter(**{field: params[field]})
+    if params.get("since"):
+        events = events.filter(created_at__gte=params["since"])
+    if params.get("until"):
+        events = events.filter(created_at__lt=params["until"])
+    return events

@@ -103,3 +103,56 @@ class ApiKeyCreateSerializer(serializers.Serializer):
         if attrs.get("expires_at") and attrs.get("expires_in_days"):
             raise serializers.ValidationError("Give expires_at or expires_in_days, not both.")
         return attrs
+
+
+class AuditQuerySerializer(serializers.Serializer):
+    action = serializers.ListField(
+        child=serializers.ChoiceField(choices=[]), required=False, default=list,
+        help_text="An action, e.g. login or api_key.revoke; may repeat.",
+    )  # fmt: skip
+    outcome = serializers.ChoiceField(choices=["success", "failure"], required=False)
+    actor = serializers.CharField(
+        required=False, max_length=150, help_text="A username, or a user id."
+    )
+    target_type = serializers.CharField(required=False, max_length=40)
+    target_id = serializers.CharField(required=False, max_length=64)
+    ip = serializers.IPAddressField(required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, help_text="Events per page (100)."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from accounts.audit import ACTIONS
+
+        self.fields["action"].child.choices = ACTIONS
+        self.fields["action"].child.choice_strings_to_values = {a: a for a in ACTIONS}
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["until"] < attrs["since"]:
+            raise serializers.ValidationError("until must not be before since.")
+        return attrs
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    action = serializers.CharField()
+    outcome = serializers.CharField()
+    actor = serializers.SerializerMethodField()
+    auth_method = serializers.CharField()
+    ip = serializers.IPAddressField(allow_null=True)
+    target = serializers.SerializerMethodField()
+    detail = serializers.DictField()
+
+    def get_actor(self, event) -> dict | None:
+        if event.actor_id is None and not event.actor_name:
+            return None
+        return {"id": event.actor_id, "username": event.actor_name}
+
+    def get_target(self, event) -> dict | None:
+        if not event.target_type:
+            return None
+        return {"type": event.target_type, "id": event.target_id, "name": event.target}

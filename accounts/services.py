@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
 
-from accounts import apikeys, revocation, signing
+from accounts import apikeys, audit, revocation, signing
 from accounts.conf import auth_settings
 from accounts.exceptions import (
     BadCredentials,
@@ -24,7 +24,7 @@ from accounts.exceptions import (
     TokenExpired,
     TokenRevoked,
 )
-from accounts.models import ApiKey, LoginSession, Role, SigningKey, User
+from accounts.models import ApiKey, AuditEvent, LoginSession, Role, SigningKey, User
 from accounts.scopes import (
     UnknownScopeError,
     expand_scopes,
@@ -128,6 +128,13 @@ def session_start(
     issued = _mint(session=session, user=user)
     session.refresh_jti = issued.refresh["jti"]
     session.save(force_insert=True)
+    audit.record(
+        audit.LOGIN,
+        actor=user,
+        target_type="session",
+        target_id=session.id,
+        detail={"via": "api", "scopes": scope_string(issued.scopes)},
+    )
     return issued
 
 
@@ -178,6 +185,14 @@ def session_refresh(*, raw_refresh_token: str) -> IssuedTokens:
     # A consumed refresh token came back (or lost a race with its twin): it may
     # have been stolen, so end the whole login (RFC 9700 section 4.14.2).
     session_revoke(session_ids=[sid], reason=RevokeReason.REUSE)
+    audit.record(
+        audit.REFRESH_REUSE,
+        outcome=AuditEvent.Outcome.FAILURE,
+        actor=int(token["sub"]),
+        target_type="session",
+        target_id=sid,
+        detail={"consequence": "every token of this login is revoked"},
+    )
     raise TokenRevoked("Refresh token was already used: every token of this login is revoked")
 
 
@@ -208,6 +223,12 @@ def session_logout(*, access_payload: dict, raw_refresh_token: str | None) -> No
         if refresh is not None and refresh["sub"] == access_payload["sub"]:
             session_ids.append(refresh["sid"])
     session_revoke(session_ids=session_ids, reason=RevokeReason.LOGOUT)
+    audit.record(
+        audit.LOGOUT,
+        actor=int(access_payload["sub"]),
+        target_type="session",
+        target_id=access_payload.get("sid") or "",
+    )
 
 
 def user_revoke_all_tokens(*, user_id: int | str, reason: str) -> None:
@@ -216,6 +237,8 @@ def user_revoke_all_tokens(*, user_id: int | str, reason: str) -> None:
         revoked_at=timezone.now(), revoked_reason=reason
     )
     users_revoke_access_tokens(user_ids=[user_id])
+    if reason == RevokeReason.LOGOUT_ALL:
+        audit.record(audit.LOGOUT_ALL, actor=int(user_id))
 
 
 def users_revoke_access_tokens(*, user_ids: Iterable[int | str]) -> None:
@@ -289,6 +312,18 @@ def api_key_create(
         scopes=ordered(wanted),
         expires_at=expires_at,
     )
+    audit.record(
+        audit.API_KEY_CREATE,
+        target_type="api_key",
+        target_id=api_key.pk,
+        target=api_key.identifier,
+        detail={
+            "owner": user.username,
+            "name": name,
+            "scopes": list(api_key.scopes),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
     return api_key, new_key.secret
 
 
@@ -300,10 +335,18 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
     Lookups between the two steps go to the database and cache nothing.
     """
     with transaction.atomic():
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
         apikeys.forget([api_key.key_hash])
+        if revoked:
+            audit.record(
+                audit.API_KEY_REVOKE,
+                target_type="api_key",
+                target_id=api_key.pk,
+                target=api_key.identifier,
+                detail={"owner_id": api_key.user_id, "name": api_key.name},
+            )
 
 
 def api_keys_forget_for_users(*, user_ids: Iterable[int | str]) -> None:
@@ -357,6 +400,17 @@ def signing_key_rotate(
                 state=SigningKey.State.VERIFY_ONLY, demoted_at=timezone.now()
             )
             new_key = _signing_key_insert(material=material, kid=kid, source=source)
+            audit.record(
+                audit.SIGNING_KEY_ROTATE,
+                target_type="signing_key",
+                target_id=kid,
+                target=kid,
+                detail={
+                    "algorithm": new_key.algorithm,
+                    "source": source,
+                    "demoted": [key.kid for key in current],
+                },
+            )
             signing.publish_new_version()
             transaction.on_commit(_publish_quietly)
     except IntegrityError:
@@ -398,6 +452,13 @@ def signing_key_retire(*, kid: str, force: bool = False) -> SigningKey:
         key.retired_at = timezone.now()
         key.encrypted_private_key = ""
         key.save(update_fields=["state", "retired_at", "encrypted_private_key"])
+        audit.record(
+            audit.SIGNING_KEY_RETIRE,
+            target_type="signing_key",
+            target_id=kid,
+            target=kid,
+            detail={"forced": bool(force)},
+        )
         signing.publish_new_version()
         transaction.on_commit(_publish_quietly)
     signing.key_ring.clear()

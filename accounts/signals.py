@@ -14,12 +14,18 @@ A password change does not touch API keys: they are separate credentials.
 
 from __future__ import annotations
 
+import hashlib
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.cache import caches
 from django.db.models import DEFERRED
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts import apikeys, services
-from accounts.models import ApiKey, LoginSession, Role, User
+from accounts import apikeys, audit, services
+from accounts.conf import auth_settings
+from accounts.exceptions import LoginLocked
+from accounts.models import ApiKey, AuditEvent, LoginSession, Role, User
 
 WATCHED_USER_FIELDS = ("password", "is_active", "role_id")
 
@@ -51,6 +57,7 @@ def user_security_change(sender, instance: User, created: bool, **kwargs) -> Non
         services.users_revoke_access_tokens(user_ids=[instance.pk])
     if _changed(before, instance, "is_active") or _changed(before, instance, "role_id"):
         services.api_keys_forget_for_users(user_ids=[instance.pk])
+    _audit_user_change(before, instance)
     before.update({field: getattr(instance, field) for field in WATCHED_USER_FIELDS})
 
 
@@ -69,7 +76,69 @@ def role_scopes_change(sender, instance: Role, created: bool, **kwargs) -> None:
     user_ids = list(instance.users.values_list("pk", flat=True))
     services.users_revoke_access_tokens(user_ids=user_ids)
     services.api_keys_forget_for_users(user_ids=user_ids)
+    audit.record(
+        audit.ROLE_SCOPES_CHANGE,
+        target_type="role",
+        target_id=instance.pk,
+        target=instance.name,
+        detail={"added": sorted(current - before), "removed": sorted(before - current)},
+    )
     instance._loaded_scopes = current
+
+
+def _audit_user_change(before: dict, user: User) -> None:
+    target = {"target_type": "user", "target_id": user.pk, "target": user.username}
+    if _changed(before, user, "is_active"):
+        action = audit.USER_ACTIVATE if user.is_active else audit.USER_DEACTIVATE
+        audit.record(action, **target)
+    if _changed(before, user, "role_id"):
+        names = dict(
+            Role.objects.filter(pk__in=[before["role_id"], user.role_id]).values_list("pk", "name")
+        )
+        audit.record(
+            audit.USER_ROLE_CHANGE,
+            detail={"from": names.get(before["role_id"]), "to": names.get(user.role_id)},
+            **target,
+        )
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.audit_admin_login")
+def audit_session_login(sender, request, user, **kwargs) -> None:
+    # The admin site's login (the API's logins are recorded by services.session_start).
+    audit.record(audit.LOGIN, actor=user, request=request, detail={"via": "admin"})
+
+
+@receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
+def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    """A refused login. Wrong passwords are bounded by the login throttle; once it locks
+    an account, one event per lockout window says so instead of one per attempt."""
+    username = str(credentials.get("username", ""))[:150]
+    refusal = getattr(request, "login_refusal", None) if request is not None else None
+    if refusal is None:
+        reason = "bad_credentials"
+    elif isinstance(refusal, LoginLocked):
+        digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+        window = int(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
+        try:
+            first = caches[auth_settings.CACHE_ALIAS].add(f"audit:locked:{digest}", 1, window)
+        except Exception:
+            return  # the cache is down: the 503 says so, and there is no bound to keep
+        if not first:
+            return
+        reason = "locked"
+    else:
+        return  # the revocation store is down: nothing was checked
+    audit.record(
+        audit.LOGIN,
+        outcome=AuditEvent.Outcome.FAILURE,
+        actor_name=username,
+        request=request,
+        detail={"reason": reason, "via": "admin" if _is_admin(request) else "api"},
+    )
+
+
+def _is_admin(request) -> bool:
+    return request is not None and request.path.startswith("/admin/")
 
 
 @receiver(post_save, sender=ApiKey, dispatch_uid="accounts.api_key_saved")

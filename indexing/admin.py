@@ -53,6 +53,17 @@ class RepositoryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # paths are checked against MCP_INDEX_ROOTS by the API and the command
 
+    def delete_model(self, request, obj) -> None:
+        # Through the service: refused while a job holds it, and recorded in the audit trail.
+        try:
+            services.repository_delete(repository=obj)
+        except services.Conflict as exc:
+            self.message_user(request, str(exc.detail), messages.ERROR)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for repository in queryset:
+            self.delete_model(request, repository)
+
     @admin.action(description="Re-index selected repositories")
     def reindex(self, request, queryset):
         queued, busy = 0, 0
@@ -94,6 +105,10 @@ class PluginSettingAdmin(admin.ModelAdmin):
 
     list_display = ["name", "enabled", "updated_at"]
     list_editable = ["enabled"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the service, so the switch is recorded in the audit trail.
+        services.plugin_set_enabled(name=obj.name, enabled=obj.enabled)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 
+from accounts import audit
 from indexing import plugins
 from indexing.indexer import LeaseLost, index_repository
 from indexing.models import IndexedFile, IndexJob, PluginSetting, Repository, SemanticChunk
@@ -246,11 +247,28 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
         Repository.objects.filter(pk=job.repository_id, state=Repository.State.NEW).update(
             state=Repository.State.FAILED
         )
+        _audit_job(job, outcome="failure", detail={"error": _describe(exc)[:500]})
     else:
-        _finish(job, IndexJob.State.SUCCEEDED, stats=result.as_stats())
+        stats = result.as_stats()
+        _finish(job, IndexJob.State.SUCCEEDED, stats=stats)
+        _audit_job(
+            job, outcome="success", detail={k: stats[k] for k in ("added", "changed", "removed")}
+        )
     finally:
         _release_lease(job)
     return IndexJob.objects.filter(pk=job.pk).first()
+
+
+def _audit_job(job: IndexJob, *, outcome: str, detail: dict) -> None:
+    audit.record(
+        audit.REPOSITORY_INDEX,
+        outcome=outcome,
+        actor=job.requested_by_id,  # the worker has no request: the job says who asked
+        target_type="repository",
+        target_id=job.repository_id,
+        target=job.repository.name,
+        detail={"job": job.pk, **detail},
+    )
 
 
 def _finish(job: IndexJob, state: str, **fields) -> None:
@@ -318,10 +336,26 @@ def repository_delete(*, repository: Repository) -> None:
                 job_id=locked.lease_job,
             )
         locked.delete()
+        audit.record(
+            audit.REPOSITORY_DELETE,
+            target_type="repository",
+            target_id=repository.pk,
+            target=repository.name,
+            detail={"path": repository.path},
+        )
 
 
 def plugin_set_enabled(*, name: str, enabled: bool) -> PluginSetting:
     if name not in plugins.registry():
         raise NotFound(f"No plugin named {name!r}.")
-    setting, _ = PluginSetting.objects.update_or_create(name=name, defaults={"enabled": enabled})
+    with transaction.atomic():
+        setting, _ = PluginSetting.objects.update_or_create(
+            name=name, defaults={"enabled": enabled}
+        )
+        audit.record(
+            audit.PLUGIN_ENABLE if enabled else audit.PLUGIN_DISABLE,
+            target_type="plugin",
+            target_id=name,
+            target=name,
+        )
     return setting
