@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -25,6 +25,18 @@ from accounts.serializers import (
     ErrorSerializer,
     NewApiKeySerializer,
 )
+
+
+def cursor_page(name: str, serializer_class):
+    """The schema of one page of a cursor-paginated list."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
 
 
 class StrictCursorPagination(CursorPagination):
@@ -62,7 +74,11 @@ class ApiKeyListView(APIView):
                 "owner", str, description="A username; `*` for everyone (needs mcp:user:manage)."
             )
         ],
-        responses={200: ApiKeySerializer(many=True), 401: ErrorSerializer, 403: ErrorSerializer},
+        responses={
+            200: cursor_page("ApiKeyPage", ApiKeySerializer),
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+        },
         tags=["api keys"],
     )
     def get(self, request):
@@ -135,7 +151,7 @@ class AuditEventListView(APIView):
             AuditQuerySerializer,
             OpenApiParameter("cursor", str, description="From `next` or `previous`."),
         ],
-        responses={200: AuditEventSerializer(many=True), 400: ErrorSerializer},
+        responses={200: cursor_page("AuditEventPage", AuditEventSerializer), 400: ErrorSerializer},
         tags=["audit"],
     )
     def get(self, request):

@@ -79,6 +79,7 @@ def record(
     target: str = "",
     detail: dict | None = None,
     request=None,
+    auth_method: str = "",
 ) -> AuditEvent | None:
     """Write one event. `actor` is a User, a principal, a user id, or None for "whoever
     the current request is authenticated as" (nobody, outside a request)."""
@@ -90,7 +91,7 @@ def record(
         outcome=outcome,
         actor_id=actor_id,
         actor_name=(actor_name or name)[:150],
-        auth_method=method,
+        auth_method=auth_method or method,
         ip=_address(request),
         target_type=target_type[:40],
         target_id=str(target_id)[:64],
@@ -117,6 +118,7 @@ def _describe_actor(principal) -> tuple[int | None, str, str]:
         return None, "", ""
     if isinstance(principal, int | str):
         return _as_id(principal), "", ""
+    # A principal says how it authenticated; a User given directly is the admin site's.
     method = getattr(principal, "auth_method", "") or "session"
     name = getattr(principal, "username", "") or ""
     if not name and hasattr(principal, "token"):

@@ -131,6 +131,7 @@ def session_start(
     audit.record(
         audit.LOGIN,
         actor=user,
+        auth_method="password",
         target_type="session",
         target_id=session.id,
         detail={"via": "api", "scopes": scope_string(issued.scopes)},

@@ -105,7 +105,9 @@ def _audit_user_change(before: dict, user: User) -> None:
 @receiver(user_logged_in, dispatch_uid="accounts.audit_admin_login")
 def audit_session_login(sender, request, user, **kwargs) -> None:
     # The admin site's login (the API's logins are recorded by services.session_start).
-    audit.record(audit.LOGIN, actor=user, request=request, detail={"via": "admin"})
+    audit.record(
+        audit.LOGIN, actor=user, request=request, auth_method="password", detail={"via": "admin"}
+    )
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")

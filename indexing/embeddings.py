@@ -120,6 +120,7 @@ class Encoder:
             str(spec.directory), device="cpu", local_files_only=True, trust_remote_code=False
         )
         self.model.max_seq_length = min(self.model.max_seq_length, settings.MCP_SEMANTIC_MAX_TOKENS)
+        _one_blas_thread()
         dimension = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension  # sentence-transformers < 5
         )
@@ -138,6 +139,17 @@ class Encoder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _one_blas_thread() -> None:
+    """numpy's BLAS threads spin after a matrix product and fight torch's for the CPU:
+    a query's embedding took 2-5 times longer right after a search scored the vectors.
+    The products here are small; one BLAS thread is plenty."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with the semantic extra
+        return
+    threadpool_limits(1, user_api="blas")
 
 
 _encoders: dict[ModelSpec, Encoder] = {}

@@ -52,7 +52,7 @@ class JobSerializer(serializers.ModelSerializer):
 
 
 class RepositorySerializer(serializers.ModelSerializer):
-    last_job = JobSerializer(read_only=True)
+    last_job = JobSerializer(read_only=True, allow_null=True)
     counts = serializers.SerializerMethodField()
 
     class Meta:

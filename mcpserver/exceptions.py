@@ -37,7 +37,9 @@ def bearer_challenge(exc: Exception) -> str:
 def api_exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None  # Django's handler500 answers, in JSON, without details.
+        # A database outage is turned into a 503 by DatabaseUnavailableMiddleware;
+        # anything else, Django's handler500 answers, in JSON, without details.
+        return None
     if response.status_code == status.HTTP_401_UNAUTHORIZED or isinstance(exc, InsufficientScope):
         response["WWW-Authenticate"] = bearer_challenge(exc)
     if isinstance(exc, InvalidScope):

@@ -6,8 +6,9 @@ replaces, search/results_cache.py), and answers a query with one matrix-vector
 product: exact cosine similarity, no approximate index. On this 2-core machine that
 is a few milliseconds per 50,000 chunks (docs/benchmarks.md).
 
-`mode=hybrid` merges semantic hits with literal and symbol hits by reciprocal rank
-fusion (RRF, k=60), each hit counted once per list, keyed by the code it points at.
+`mode=hybrid` merges semantic hits with literal and symbol hits by weighted reciprocal
+rank fusion (RRF, k=60; symbol hits count half), each hit counted once per list, keyed
+by the code it points at.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from indexing.models import IndexedFile, SemanticChunk, visible_at
 from search import engine, results_cache, selectors
 
 RRF_K = 60
+# Weighted RRF: a symbol list built from the query's words is a weaker signal.
+RRF_WEIGHTS = {"semantic": 1.0, "literal": 1.0, "symbol": 0.5}
+SYMBOLS_PER_WORD = 3
+PREFIX_MATCH = 2  # selectors.symbol_search ranks: 0-1 exact, 2 prefix
 HYBRID_DEPTH = 50
 SNIPPET_LINES = 12
 STOP_WORDS = frozenset(
@@ -192,12 +197,15 @@ def hybrid_hits(
         engine.Query(q=q, repositories=repositories, language=language, limit=HYBRID_DEPTH),
         budget=0.5,
     )
+    # Only definitions a word of the query names exactly or begins: fuzzy name matches of
+    # everyday words are noise that would push good semantic hits down.
     symbols = [
         _from_symbol(symbol)
         for word in keywords(q)
-        for _rank, symbol in selectors.symbol_search(
-            q=word, kinds=[], language=language, repositories=repositories, limit=10
+        for rank, symbol in selectors.symbol_search(
+            q=word, kinds=[], language=language, repositories=repositories, limit=SYMBOLS_PER_WORD
         )
+        if rank <= PREFIX_MATCH
     ]
     fused: dict[tuple, SemanticHit] = {}
     scores: dict[tuple, float] = {}
@@ -212,7 +220,8 @@ def hybrid_hits(
             if key in seen:
                 continue
             seen.add(key)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + len(seen))
+            weight = RRF_WEIGHTS[source]
+            scores[key] = scores.get(key, 0.0) + weight / (RRF_K + len(seen))
             entry = fused.setdefault(key, hit)
             if source not in entry.sources:
                 entry.sources.append(source)

@@ -1,0 +1,217 @@
+"""Faults in the middle of traffic, against the real server: Redis stops and comes back,
+PostgreSQL restarts. (A worker killed in the middle of a job: tests/indexing/test_worker_killed.py.)
+
+Authenticated requests must fail closed while Redis is down (503, never a 200 that
+skipped the revocation check, never a 500), health must say so, and service must
+come back by itself when Redis does. A PostgreSQL restart must cost a few 503s at
+most, and the server must reconnect without a restart."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from django.db import connection, connections
+
+from tests.factories import UserFactory, api_key_for, login_tokens
+from tests.processes import ROOT, free_port, process_env, wait_until_healthy
+
+
+class RedisServer:
+    """A private redis-server this test may stop and start (never the shared one)."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server on the PATH")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_server(tmp_path, **env):
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
+             "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
+            cwd=ROOT, env=process_env(**env), stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_until_healthy(base, process, log)
+    return base, process
+
+
+class Traffic:
+    """Clients calling an authenticated endpoint in a loop, recording (time, status)."""
+
+    def __init__(self, url: str, headers_list: list[dict]):
+        self.url, self.headers_list = url, headers_list
+        self.results: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(h,)) for h in headers_list]
+
+    def _run(self, headers) -> None:
+        session = requests.Session()
+        while not self.stop.is_set():
+            try:
+                status = session.get(self.url, headers=headers, timeout=10).status_code
+            except requests.RequestException:
+                status = -1  # no answer at all
+            self.results.append((time.monotonic(), status))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def between(self, start: float, end: float) -> list[int]:
+        return [status for at, status in list(self.results) if start <= at <= end]
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_stopping_fails_closed_and_service_recovers_by_itself(private_redis, tmp_path):
+    user = UserFactory(role__name="viewer")
+    key = api_key_for(user)
+    base, server = start_server(tmp_path, REDIS_URL=private_redis.url, CACHE_KEY_PREFIX="faults")
+    try:
+        token = requests.post(
+            f"{base}/auth/login", data={"username": user.username, "password": "x"}, timeout=10
+        )  # a failed login still proves the throttle reached Redis
+        assert token.status_code == 401
+        access = login_tokens(user)["access_token"]
+        clients = [{"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {access}"}]
+        with Traffic(f"{base}/auth/me", clients) as traffic:
+            time.sleep(1.5)
+            before_stop = time.monotonic()
+            private_redis.stop()
+            wait_for(lambda: requests.get(f"{base}/api/health", timeout=5).status_code == 503,
+                     10, "health to report the outage")  # fmt: skip
+            health = requests.get(f"{base}/api/health", timeout=5).json()
+            assert health["cache"] == "unavailable" and health["database"] == "ok"
+            down_from = time.monotonic()
+            time.sleep(2)
+            down_until = time.monotonic()
+            refused = requests.get(f"{base}/auth/me", headers=clients[0], timeout=10)
+            assert refused.status_code == 503 and refused.headers["Retry-After"]
+            private_redis.start()
+            wait_for(lambda: requests.get(f"{base}/api/health", timeout=5).status_code == 200,
+                     20, "health to recover")  # fmt: skip
+            recovered_at = time.monotonic()
+            time.sleep(1.5)
+        assert set(traffic.between(0, before_stop)) == {200}
+        assert set(traffic.between(down_from, down_until)) == {503}  # closed: no 200, no 500
+        assert set(traffic.between(recovered_at + 0.5, time.monotonic())) == {200}
+        statuses = {status for _at, status in traffic.results}
+        assert statuses <= {200, 503}, statuses
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def restartable_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("runs when the suite runs on PostgreSQL")
+    clusters = Path("/etc/postgresql")
+    if not clusters.is_dir() or not any(clusters.iterdir()):
+        pytest.skip("needs a local Debian PostgreSQL cluster (pg_ctlcluster)")
+    version = sorted(p.name for p in clusters.iterdir())[-1]
+    pg_ctlcluster = shutil.which("pg_ctlcluster")
+    if pg_ctlcluster is None:
+        pytest.skip("needs pg_ctlcluster")
+    command = [pg_ctlcluster, "--skip-systemctl-redirect", version, "main"]
+
+    def restart() -> None:
+        subprocess.run([*command, "restart", "-m", "fast"], check=True, timeout=60)
+
+    try:
+        yield restart
+    finally:
+        subprocess.run([*command, "start"], check=False, timeout=60)  # whatever happened
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_postgresql_restart_costs_a_few_503s_and_heals(restartable_postgres, tmp_path):
+    user = UserFactory(role__name="viewer")
+    key = api_key_for(user)
+    base, server = start_server(tmp_path)
+    try:
+        clients = [{"Authorization": f"Bearer {key}"}] * 2
+        with Traffic(f"{base}/api/repositories", clients) as traffic:
+            time.sleep(1.5)
+            before = time.monotonic()
+            restartable_postgres()
+            restarted = time.monotonic()
+            connections.close_all()  # this test process's own connection died too
+            wait_for(lambda: traffic.between(time.monotonic() - 0.5, time.monotonic())
+                     and set(traffic.between(time.monotonic() - 0.5, time.monotonic())) == {200},
+                     30, "requests to succeed again")  # fmt: skip
+            healed = time.monotonic()
+            time.sleep(1.5)
+        assert set(traffic.between(0, before)) == {200}
+        assert set(traffic.between(healed, time.monotonic())) == {200}
+        statuses = {status for _at, status in traffic.results}
+        assert statuses <= {200, 503}, statuses  # never a 500, never a dropped connection
+        assert healed - restarted < 30
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
