@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from accounts import services, signing
+from accounts import audit, services, signing
 from accounts.exceptions import RevocationStoreUnavailable
 from accounts.forms import ApiKeyCreationForm, RoleForm, UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, AuditEvent, LoginSession, Role, SigningKey, User
@@ -98,10 +98,17 @@ class LoginSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected logins")
     def revoke(self, request, queryset):
+        sessions = list(queryset.values_list("pk", "user_id"))
         services.session_revoke(
-            session_ids=list(queryset.values_list("pk", flat=True)),
-            reason=LoginSession.RevokeReason.ADMIN,
+            session_ids=[pk for pk, _user in sessions], reason=LoginSession.RevokeReason.ADMIN
         )
+        for pk, user_id in sessions:
+            audit.record(
+                audit.LOGOUT,
+                target_type="session",
+                target_id=pk,
+                detail={"user_id": user_id, "by": "admin"},
+            )
         self.message_user(request, "The selected logins were revoked.", messages.SUCCESS)
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 from contextvars import ContextVar
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,9 @@ def record(
         detail=_clean(detail or {}),
     )
     try:
-        event.save(force_insert=True)
+        # A savepoint: a refused insert must not doom the caller's transaction too.
+        with transaction.atomic():
+            event.save(force_insert=True)
     except DatabaseError:
         # The change itself has happened (or been refused); losing its record is logged
         # loudly rather than turned into a failure of the change.
@@ -109,6 +111,9 @@ def record(
 
 
 def _principal_of(request):
+    # Django's request, not DRF's wrapper: reading DRF's `user` would run authentication
+    # again (and an attacker's bogus Authorization header could then stop the record).
+    request = getattr(request, "_request", request)
     user = getattr(request, "user", None) if request is not None else None
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
@@ -117,13 +122,16 @@ def _describe_actor(principal) -> tuple[int | None, str, str]:
     if principal is None:
         return None, "", ""
     if isinstance(principal, int | str):
-        return _as_id(principal), "", ""
+        user_id = _as_id(principal)
+        name = User.objects.filter(pk=user_id).values_list("username", flat=True).first()
+        return user_id, name or "", ""
     # A principal says how it authenticated; a User given directly is the admin site's.
     method = getattr(principal, "auth_method", "") or "session"
+    user_id = _as_id(getattr(principal, "pk", None))
     name = getattr(principal, "username", "") or ""
-    if not name and hasattr(principal, "token"):
-        name = str(principal.token.get("username", "") or "")
-    return _as_id(getattr(principal, "pk", None)), str(name), method
+    if not name and user_id is not None:  # token and key principals carry no username
+        name = User.objects.filter(pk=user_id).values_list("username", flat=True).first() or ""
+    return user_id, str(name), method
 
 
 def _as_id(value) -> int | None:

@@ -10,6 +10,13 @@ Three kinds of entry, each living only as long as a token it could reject:
 
 Checking an access token is one round trip (get_many). If the cache cannot
 be reached the check fails closed with RevocationStoreUnavailable (503).
+
+A store that lost its contents (a Redis restarted without persistence, flushed,
+or a cache table emptied) would silently forget revocations. So the store keeps
+one marker with no expiry, "revocations kept since"; when it is missing, it is
+set to now and every access token issued before is refused: clients refresh
+(refresh tokens are checked against the LoginSession rows in the database, which
+were not lost) or sign in again. The marker is read in the same round trip.
 """
 
 from __future__ import annotations
@@ -42,6 +49,41 @@ def _session_key(sid: str) -> str:
 
 def _user_key(user_id: str) -> str:
     return f"auth:not-before:{user_id}"
+
+
+KEPT_SINCE_KEY = "auth:revocations-kept-since"
+
+
+def mark_store_complete() -> None:
+    """Declare that this store holds every revocation there ever was (a new deployment,
+    or tests that start from an empty cache): no token is refused for its age."""
+    _write(_cache().set, KEPT_SINCE_KEY, 0.0, None)
+
+
+def ensure_kept_since() -> None:
+    """Before issuing tokens: a store that has no marker (new, or wiped) gets one now, so
+    the new tokens are not taken for ones issued before the wipe. A second early, for
+    the rounding of `iat`."""
+    _write(_cache().add, KEPT_SINCE_KEY, time.time() - 1.0, None)
+
+
+def _kept_since(found: dict) -> float:
+    since = found.get(KEPT_SINCE_KEY)
+    if since is not None:
+        return float(since)
+    # The store lost everything it held: from now on it is complete again, and tokens
+    # issued before cannot be vouched for. add() settles a race between processes.
+    now = time.time()
+    cache = _cache()
+    try:
+        if cache.add(KEPT_SINCE_KEY, now, None):
+            logger.warning(
+                "revocation store was empty: access tokens issued before now are refused"
+            )
+        since = cache.get(KEPT_SINCE_KEY)
+    except Exception as exc:
+        raise RevocationStoreUnavailable() from exc
+    return float(since if since is not None else now)
 
 
 def _access_window() -> int:
@@ -77,10 +119,13 @@ def revoke_user_tokens_issued_before(*, user_ids: Iterable[str], moment: float) 
 
 def ensure_not_revoked(payload: dict) -> None:
     """Raise TokenRevoked if the access token described by `payload` was revoked."""
-    keys = [_jti_key(payload["jti"]), _user_key(payload["sub"])]
     sid = payload.get("sid")
-    if sid:
-        keys.append(_session_key(sid))
+    keys = [
+        _jti_key(payload["jti"]),
+        _user_key(payload["sub"]),
+        _session_key(sid or ""),
+        KEPT_SINCE_KEY,
+    ]
     try:
         found = _cache().get_many(keys)
     except Exception as exc:
@@ -91,3 +136,7 @@ def ensure_not_revoked(payload: dict) -> None:
     not_before = found.get(keys[1])
     if not_before is not None and float(payload["iat"]) < float(not_before):
         raise TokenRevoked()
+    if float(payload["iat"]) < _kept_since(found):
+        raise TokenRevoked(
+            "Token predates a reset of the revocation store: refresh or sign in again"
+        )

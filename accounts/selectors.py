@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
-
 from accounts.models import ApiKey, AuditEvent, User
 
 
@@ -31,12 +29,10 @@ def audit_events(*, params: dict):
         events = events.filter(action__in=params["action"])
     if params.get("outcome"):
         events = events.filter(outcome=params["outcome"])
-    actor = params.get("actor")
-    if actor:
-        by_name = Q(actor_name=actor)
-        events = events.filter(
-            by_name | Q(actor_id=int(actor)) if actor.isdecimal() and len(actor) <= 18 else by_name
-        )
+    if params.get("actor"):
+        events = events.filter(actor_name=params["actor"])
+    if params.get("actor_id") is not None:
+        events = events.filter(actor_id=params["actor_id"])
     for field in ("target_type", "target_id", "ip"):
         if params.get(field):
             events = events.filter(**{field: params[field]})

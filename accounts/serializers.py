@@ -111,9 +111,8 @@ class AuditQuerySerializer(serializers.Serializer):
         help_text="An action, e.g. login or api_key.revoke; may repeat.",
     )  # fmt: skip
     outcome = serializers.ChoiceField(choices=["success", "failure"], required=False)
-    actor = serializers.CharField(
-        required=False, max_length=150, help_text="A username, or a user id."
-    )
+    actor = serializers.CharField(required=False, max_length=150, help_text="A username.")
+    actor_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     target_type = serializers.CharField(required=False, max_length=40)
     target_id = serializers.CharField(required=False, max_length=64)
     ip = serializers.IPAddressField(required=False)

@@ -87,6 +87,8 @@ def _mint(*, session: LoginSession, user: User) -> IssuedTokens:
         # login stays narrow, and a demoted user loses what the role lost.
         granted = granted & frozenset(session.requested_scopes)
 
+    # A token issued now must not look older than the revocation store's marker.
+    revocation.ensure_kept_since()
     refresh = RefreshToken()
     refresh["sub"] = str(user.pk)
     refresh["sid"] = str(session.id)
@@ -240,6 +242,10 @@ def user_revoke_all_tokens(*, user_id: int | str, reason: str) -> None:
     users_revoke_access_tokens(user_ids=[user_id])
     if reason == RevokeReason.LOGOUT_ALL:
         audit.record(audit.LOGOUT_ALL, actor=int(user_id))
+    elif reason == RevokeReason.ADMIN:  # an administrator ended them: the request says who
+        audit.record(
+            audit.LOGOUT_ALL, target_type="user", target_id=user_id, detail={"by": "admin"}
+        )
 
 
 def users_revoke_access_tokens(*, user_ids: Iterable[int | str]) -> None:
@@ -508,6 +514,13 @@ def signing_key_ensure_active() -> SigningKey:
                 # Imported before and since demoted: a rotation is the only way on.
                 return signing_key_rotate(algorithm=settings.JWT_ALGORITHM)
             created = _signing_key_insert(material=material, kid=kid, source=source)
+            audit.record(
+                audit.SIGNING_KEY_ROTATE,
+                target_type="signing_key",
+                target_id=kid,
+                target=kid,
+                detail={"algorithm": created.algorithm, "source": source, "first": True},
+            )
             transaction.on_commit(_publish_quietly)
             return created
     except IntegrityError:

@@ -22,7 +22,7 @@ from django.db.models import DEFERRED
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts import apikeys, audit, services
+from accounts import apikeys, audit, services, throttling
 from accounts.conf import auth_settings
 from accounts.exceptions import LoginLocked
 from accounts.models import ApiKey, AuditEvent, LoginSession, Role, User
@@ -119,13 +119,18 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     if refusal is None:
         reason = "bad_credentials"
     elif isinstance(refusal, LoginLocked):
+        # One event per locked username and per locked address in a window: a locked
+        # address trying new usernames, or many addresses on one account, write nothing more.
         digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+        address = throttling.client_ip(request) or "unknown"
         window = int(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
+        cache = caches[auth_settings.CACHE_ALIAS]
         try:
-            first = caches[auth_settings.CACHE_ALIAS].add(f"audit:locked:{digest}", 1, window)
+            new_user = cache.add(f"audit:locked:user:{digest}", 1, window)
+            new_address = cache.add(f"audit:locked:ip:{address}", 1, window)
         except Exception:
             return  # the cache is down: the 503 says so, and there is no bound to keep
-        if not first:
+        if not (new_user and new_address):
             return
         reason = "locked"
     else:

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 
 from indexing.models import Chunk, IndexedFile, Repository, SemanticChunk, Symbol, visible_at
+from indexing.signals import index_changed
 
 if TYPE_CHECKING:  # numpy comes with the semantic extra; the indexer runs without it
     import numpy as np
@@ -317,6 +318,9 @@ def _embed_files(repository: Repository, paths: dict[int, str], model: Encoder) 
         SemanticChunk.objects.filter(file_id__in=paths).delete()
         SemanticChunk.objects.bulk_create(rows, batch_size=500)
         IndexedFile.objects.filter(pk__in=paths).update(embedded_with=model.model_id)
+        # Each batch is visible on its own: a job that dies later still leaves these
+        # searchable, and every process reloads its vectors.
+        transaction.on_commit(lambda: index_changed.send(sender=Repository))
     return len(rows)
 
 

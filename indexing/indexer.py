@@ -241,8 +241,6 @@ class Indexer:
             self.result.semantic = embed_repository(self.repository, keep_going=self.renew_lease)
         except SemanticUnavailable as exc:  # e.g. weights that fail their checksum
             self.result.semantic = EmbedResult(note=str(exc))
-        if self.result.semantic.chunks:
-            transaction.on_commit(lambda: index_changed.send(sender=Repository))
         return self.result
 
     def _clear_unfinished(self) -> None:

@@ -250,10 +250,9 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
         _audit_job(job, outcome="failure", detail={"error": _describe(exc)[:500]})
     else:
         stats = result.as_stats()
-        _finish(job, IndexJob.State.SUCCEEDED, stats=stats)
-        _audit_job(
-            job, outcome="success", detail={k: stats[k] for k in ("added", "changed", "removed")}
-        )
+        if _finish(job, IndexJob.State.SUCCEEDED, stats=stats):
+            changes = {key: stats[key] for key in ("added", "changed", "removed")}
+            _audit_job(job, outcome="success", detail=changes)
     finally:
         _release_lease(job)
     return IndexJob.objects.filter(pk=job.pk).first()
@@ -271,10 +270,12 @@ def _audit_job(job: IndexJob, *, outcome: str, detail: dict) -> None:
     )
 
 
-def _finish(job: IndexJob, state: str, **fields) -> None:
+def _finish(job: IndexJob, state: str, **fields) -> bool:
     # Only a job still marked running or queued: one reaped meanwhile stays failed.
-    IndexJob.objects.filter(pk=job.pk, state__in=ACTIVE_STATES).update(
-        state=state, finished_at=timezone.now(), **fields
+    return bool(
+        IndexJob.objects.filter(pk=job.pk, state__in=ACTIVE_STATES).update(
+            state=state, finished_at=timezone.now(), **fields
+        )
     )
 
 
@@ -349,9 +350,14 @@ def plugin_set_enabled(*, name: str, enabled: bool) -> PluginSetting:
     if name not in plugins.registry():
         raise NotFound(f"No plugin named {name!r}.")
     with transaction.atomic():
+        was_enabled = (
+            PluginSetting.objects.filter(name=name).values_list("enabled", flat=True).first()
+        )
         setting, _ = PluginSetting.objects.update_or_create(
             name=name, defaults={"enabled": enabled}
         )
+        if (was_enabled if was_enabled is not None else True) == enabled:
+            return setting  # no change, nothing to record
         audit.record(
             audit.PLUGIN_ENABLE if enabled else audit.PLUGIN_DISABLE,
             target_type="plugin",

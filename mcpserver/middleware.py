@@ -27,7 +27,9 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.error("database unavailable: %s", type(exception).__name__)
+        # With the traceback: an OperationalError may also be a bug (SQLite's "no such
+        # table"), which must not hide behind the 503.
+        logger.error("database error answered with 503: %s", exception, exc_info=exception)
         response = JsonResponse(
             {"detail": "The database is unavailable. Try again shortly."}, status=503
         )

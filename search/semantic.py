@@ -52,6 +52,7 @@ class VectorSet:
 
 _sets: dict[str, VectorSet] = {}
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 
 
 def _vectors(model: Encoder) -> VectorSet:
@@ -60,6 +61,17 @@ def _vectors(model: Encoder) -> VectorSet:
         cached = _sets.get(model.model_id)
         if cached is not None and version is not None and cached.version == version:
             return cached
+    # One load at a time per process: concurrent requests after an index change would
+    # each hold a full copy of the matrix.
+    with _load_lock:
+        with _lock:
+            cached = _sets.get(model.model_id)
+            if cached is not None and version is not None and cached.version == version:
+                return cached
+        return _load(model, version)
+
+
+def _load(model: Encoder, version: str | None) -> VectorSet:
     files = IndexedFile.objects.filter(
         visible_at(F("repository__generation")), embedded_with=model.model_id
     )
@@ -70,14 +82,16 @@ def _vectors(model: Encoder) -> VectorSet:
     rows = SemanticChunk.objects.filter(file_id__in=list(file_info)).values_list(
         "pk", "file_id", "vector"
     )
-    ids, repositories, languages, vectors = [], [], [], []
+    ids, repositories, languages, raw_vectors = [], [], [], []
     for pk, file_id, raw in rows.iterator(chunk_size=2000):
         ids.append(pk)
         repository_id, language = file_info[file_id]
         repositories.append(repository_id)
         languages.append(language)
-        vectors.append(from_bytes(raw))
-    matrix = np.vstack(vectors) if vectors else np.zeros((0, model.dimension), dtype=np.float32)
+        raw_vectors.append(bytes(raw))
+    # One copy: the bytes joined, then viewed as rows of float32.
+    matrix = from_bytes(b"".join(raw_vectors)).reshape(len(ids), model.dimension)
+    del raw_vectors
     loaded = VectorSet(
         version=version,
         model_id=model.model_id,

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from accounts import services, signing
+from accounts import revocation, services, signing
 from search import results_cache
 from tests.factories import SIGNING_KID, SIGNING_SECRET, UserFactory, login_tokens
 
@@ -19,6 +19,7 @@ def _clean_shared_cache(db):
     else:
         cache.clear()  # the database cache lives in the test database
     results_cache.forget_all()
+    revocation.mark_store_complete()  # an empty store in a test is new, not wiped
     yield
 
 

@@ -250,7 +250,7 @@ def test_the_api_filters_and_pages(api_client, alice):
     mine = api_client.get("/api/audit", {"actor": "alice", "outcome": "success"}, **auth).json()
     assert {event["action"] for event in mine["results"]} == {"login"}
     by_id = api_client.get(
-        "/api/audit", {"actor": str(alice.pk), "action": ["login", "logout"]}, **auth
+        "/api/audit", {"actor_id": alice.pk, "action": ["login", "logout"]}, **auth
     )
     assert by_id.status_code == 200 and by_id.json()["results"]
 
@@ -302,3 +302,17 @@ def test_index_repository_by_command_is_recorded_without_an_actor(tmp_path, sett
     )
     index_repository(repository)  # the foreground path, no job: nothing to attribute
     assert not events("repository.index")
+
+
+def test_the_authentication_path_writes_no_event(api_client, alice):
+    """A good credential costs no audit write; only refusals of revoked keys do (bounded)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    secret = api_key_for(alice)
+    access = login_tokens(alice)["access_token"]
+    api_client.get("/auth/me", HTTP_AUTHORIZATION=f"Bearer {secret}")  # warm the key cache
+    for auth in (f"Bearer {secret}", f"Bearer {access}"):
+        with CaptureQueriesContext(connection) as queries:
+            assert api_client.get("/api/repositories", HTTP_AUTHORIZATION=auth).status_code == 200
+        assert not [q for q in queries if "accounts_auditevent" in q["sql"]]

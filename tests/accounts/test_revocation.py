@@ -1,5 +1,6 @@
 """Revocation on every path that must end tokens, and its failure mode."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -177,3 +178,32 @@ def test_access_tokens_end_with_the_session(viewer, settings):
     tokens = login_tokens(viewer)
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     assert claims["exp"] <= viewer.login_sessions.get().expires_at.timestamp()
+
+
+def test_a_wiped_revocation_store_refuses_older_access_tokens(api_client, viewer):
+    """A store that lost its contents cannot vouch for tokens it may have revoked: access
+    tokens issued before the loss are refused; refreshing (checked against the database)
+    and tokens issued afterwards work."""
+    from django.core.cache import caches
+
+    from accounts import revocation
+    from accounts.conf import auth_settings
+    from tests.conftest import bearer, post_form
+
+    before = login_tokens(viewer)
+    assert api_client.get("/auth/me", **bearer(before["access_token"])).status_code == 200
+    store = caches[auth_settings.CACHE_ALIAS]
+    if hasattr(store, "delete_pattern"):
+        store.delete_pattern("*")
+    else:
+        store.clear()
+    time.sleep(0.01)
+    refused = api_client.get("/auth/me", **bearer(before["access_token"]))
+    assert refused.status_code == 401
+    assert "reset of the revocation store" in refused.json()["detail"]
+    refreshed = post_form(api_client, "/auth/refresh", {"refresh_token": before["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert api_client.get("/auth/me", **bearer(refreshed.json()["access_token"])).status_code == 200
+    after = login_tokens(viewer)
+    assert api_client.get("/auth/me", **bearer(after["access_token"])).status_code == 200
+    assert store.get(revocation.KEPT_SINCE_KEY) is not None

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -61,10 +62,8 @@ def _own_database(tmp_path) -> tuple[str, callable]:
 
     settings_dict = connection.settings_dict
     name = f"{settings_dict['NAME']}_fuzz"
-    base = (
-        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD']}@"
-        f"{settings_dict['HOST']}:{settings_dict['PORT']}"
-    )
+    user, password = (quote(settings_dict[k] or "", safe="") for k in ("USER", "PASSWORD"))
+    base = f"postgres://{user}:{password}@{settings_dict['HOST']}:{settings_dict['PORT']}"
 
     def run(sql: str) -> None:
         with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
@@ -107,9 +106,14 @@ def fuzzed_server(tmp_path_factory, django_db_setup):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(base, server, log)
+        for role, token in tokens.items():  # or every generated request would just be a 401
+            me = requests.get(
+                f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
+            assert me.status_code == 200 and me.json()["role"] == role, me.text
         yield base, tokens, log
     finally:
-        server.terminate()
+        server.kill()
         server.wait(timeout=30)
         drop()
 
