@@ -15,6 +15,7 @@ from accounts import audit, services, signing
 from accounts.exceptions import RevocationStoreUnavailable
 from accounts.forms import ApiKeyCreationForm, RoleForm, UserChangeForm, UserCreationForm
 from accounts.models import ApiKey, AuditEvent, LoginSession, Role, SigningKey, User
+from mcpserver.admin_views import ViewOnlyAdmin
 
 
 @admin.register(Role)
@@ -77,7 +78,8 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(LoginSession)
-class LoginSessionAdmin(admin.ModelAdmin):
+class LoginSessionAdmin(ViewOnlyAdmin):
+    # Deleting a row would forget the login without revoking its tokens: view only.
     list_display = ["user", "created_at", "refreshed_at", "expires_at", "revoked_at", "client_ip"]
     list_filter = ["revoked_reason", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["user"]
@@ -85,16 +87,6 @@ class LoginSessionAdmin(admin.ModelAdmin):
     # The current refresh token id is not a secret, but nobody needs to see it.
     exclude = ["refresh_jti"]
     actions = ["revoke"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Deleting a row would forget the login without revoking its tokens.
-        return False
 
     @admin.action(description="Revoke selected logins")
     def revoke(self, request, queryset):
@@ -212,7 +204,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ViewOnlyAdmin):
     """Read-only: keys are made and retired by rotation (here or by manage.py)."""
 
     list_display = [
@@ -231,15 +223,6 @@ class SigningKeyAdmin(admin.ModelAdmin):
     fields = [*list_display[:-1], "public_key"]
     readonly_fields = fields
     change_list_template = "admin/accounts/signingkey/change_list.html"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Tokens may be alive", boolean=True)
     def tokens_alive(self, key: SigningKey) -> bool:
@@ -284,7 +267,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ViewOnlyAdmin):
     """Read-only: the trail is written by the services, never edited."""
 
     list_display = ["created_at", "action", "outcome", "actor_name", "auth_method", "ip", "target"]
@@ -292,12 +275,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_name", "target", "target_id", "ip"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -231,7 +231,6 @@ AUTH_PASSWORD_VALIDATORS = [
 # resource is MCP_PUBLIC_URL + "/mcp": the `resource` of the protected-resource metadata
 # and the audience of access tokens. Unset (development): taken from each request.
 MCP_PUBLIC_URL = env_str("MCP_PUBLIC_URL", "").rstrip("/")
-MCP_RESOURCE_URL = f"{MCP_PUBLIC_URL}/mcp" if MCP_PUBLIC_URL else ""
 # Where clients get tokens for this resource (RFC 9728 authorization_servers); by
 # default this server itself, which issues them at /auth/token.
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS")
@@ -242,7 +241,9 @@ MCP_TOOL_CALLS_PER_MINUTE = env_int("MCP_TOOL_CALLS_PER_MINUTE", 600)
 
 JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")
 JWT_ISSUER = env_str("JWT_ISSUER", "mcp-code-server")
-JWT_AUDIENCE = env_str("JWT_AUDIENCE", MCP_RESOURCE_URL or "mcp-code-server")
+JWT_AUDIENCE = env_str(
+    "JWT_AUDIENCE", f"{MCP_PUBLIC_URL}/mcp" if MCP_PUBLIC_URL else "mcp-code-server"
+)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(

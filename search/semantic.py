@@ -105,11 +105,6 @@ def _load(model: Encoder, version: str | None) -> VectorSet:
     return loaded
 
 
-def forget_vectors() -> None:
-    with _lock:
-        _sets.clear()
-
-
 @dataclass
 class SemanticHit:
     key: tuple  # (repository id, path, start line)

@@ -173,6 +173,22 @@ REPOSITORY = {
     "description": "Repository name or id.",
 }
 
+
+def _search_tool(
+    names: dict[str, str], serializer_class, respond
+) -> Callable[[object, dict], dict]:
+    """A search tool: its arguments as the REST endpoint's query parameters (repositories
+    may be ids or names), validated and answered by the same serializer and response."""
+
+    def run(principal, arguments: dict) -> dict:
+        data = _present(arguments, names)
+        if "repo" in data:
+            data["repo"] = [str(value) for value in data["repo"]]
+        return respond(responses.validated(serializer_class, data))
+
+    return run
+
+
 SEARCH_ARGUMENTS = {
     "query": "q",
     "regex": "regex",
@@ -185,11 +201,7 @@ SEARCH_ARGUMENTS = {
 }
 
 
-def _search_code(principal, arguments: dict) -> dict:
-    data = _present(arguments, SEARCH_ARGUMENTS)
-    if "repo" in data:
-        data["repo"] = [str(value) for value in data["repo"]]
-    return responses.search_response(responses.validated(SearchQuerySerializer, data))
+_search_code = _search_tool(SEARCH_ARGUMENTS, SearchQuerySerializer, responses.search_response)
 
 
 SYMBOL_ARGUMENTS = {
@@ -201,11 +213,7 @@ SYMBOL_ARGUMENTS = {
 }
 
 
-def _search_symbols(principal, arguments: dict) -> dict:
-    data = _present(arguments, SYMBOL_ARGUMENTS)
-    if "repo" in data:
-        data["repo"] = [str(value) for value in data["repo"]]
-    return responses.symbols_response(responses.validated(SymbolQuerySerializer, data))
+_search_symbols = _search_tool(SYMBOL_ARGUMENTS, SymbolQuerySerializer, responses.symbols_response)
 
 
 FILE_ARGUMENTS = {"path": "path", "start_line": "start", "end_line": "end"}
@@ -274,11 +282,9 @@ SEMANTIC_ARGUMENTS = {
 }
 
 
-def _semantic_search(principal, arguments: dict) -> dict:
-    data = _present(arguments, SEMANTIC_ARGUMENTS)
-    if "repo" in data:
-        data["repo"] = [str(value) for value in data["repo"]]
-    return responses.semantic_response(responses.validated(SemanticQuerySerializer, data))
+_semantic_search = _search_tool(
+    SEMANTIC_ARGUMENTS, SemanticQuerySerializer, responses.semantic_response
+)
 
 
 def _semantic_available() -> bool:

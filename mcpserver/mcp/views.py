@@ -48,7 +48,7 @@ def public_base(request) -> str:
 
 
 def resource_url(request) -> str:
-    return settings.MCP_RESOURCE_URL or f"{public_base(request)}/mcp"
+    return f"{public_base(request)}/mcp"
 
 
 def challenge(
@@ -120,12 +120,10 @@ def tool_call_limit(request):
         who = hashlib.sha256(str(request.user.pk).encode()).hexdigest()[:24]
         key = f"mcp:tool-calls:{who}:{int(now // 60)}"
         try:
-            cache.add(key, 0, 120)
             try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, 120)
-                count = 1
+                count = cache.incr(key)  # one round trip, once the minute's counter exists
+            except ValueError:  # the minute's first call (or a race to make its counter)
+                count = 1 if cache.add(key, 1, 120) else cache.incr(key)
         except Exception as exc:
             raise RevocationStoreUnavailable() from exc
         if count > limit:

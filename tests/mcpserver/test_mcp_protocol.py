@@ -452,7 +452,6 @@ def test_protected_resource_metadata(api_client, path, settings):
 
 def test_metadata_follows_the_configured_public_url(api_client, settings):
     settings.MCP_PUBLIC_URL = "https://code.example.com"
-    settings.MCP_RESOURCE_URL = "https://code.example.com/mcp"
     body = api_client.get("/.well-known/oauth-protected-resource/mcp").json()
     assert body["resource"] == "https://code.example.com/mcp"
     assert body["authorization_servers"] == ["https://code.example.com"]
@@ -510,33 +509,40 @@ def test_modern_notifications_are_accepted(api_client, viewer_key):
 
 
 @pytest.mark.parametrize(
-    "arguments",
+    ("arguments", "fragment"),
     [
-        {"query": "x", "repositories": [[[[[[[[[[[]]]]]]]]]]]},
-        {"query": "x", "cursor": {"a": {"b": {"c": [1] * 10}}}},
-        {"query": "x", "repositories": [None]},
-        {"query": "\udcff"},
+        ({"query": "x", "repositories": [[[[[[[[[[[]]]]]]]]]]]}, "repositories.0:"),
+        ({"query": "x", "cursor": {"a": {"b": {"c": [1] * 10}}}}, "cursor:"),
+        ({"query": "x", "repositories": [None]}, "repositories.0: None is not of type"),
+        ({"query": "\udcff"}, "Surrogate characters are not allowed"),
     ],
 )
-def test_odd_arguments_are_error_results(api_client, viewer_key, arguments):
+def test_odd_arguments_are_error_results(api_client, viewer_key, arguments, fragment):
     body = json.dumps(rpc("tools/call", {"name": "search_code", "arguments": arguments}))
     response = post(api_client, body, viewer_key, raw=True)
-    assert response.status_code in (200, 400), response.content
-    result = response.json().get("result")
-    if result is not None:
-        assert result["isError"] is True
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["isError"] is True and fragment in result["content"][0]["text"]
 
 
-def test_deeply_nested_arguments_are_an_error_result(api_client, viewer_key):
-    nested = "[" * 950 + "]" * 950
+def test_json_nested_deeper_than_the_parser_goes_is_a_parse_error(api_client, viewer_key):
+    nested = "[" * 100_000 + "]" * 100_000
     body = (
         '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search_code", '
         f'"arguments": {{"query": "x", "repositories": {nested}}}}}}}'
     )
     response = post(api_client, body, viewer_key, raw=True)
-    assert response.status_code in (200, 400)
-    if response.status_code == 200:
-        assert response.json()["result"]["isError"] is True
+    assert response.status_code == 400 and response.json()["error"]["code"] == -32700
+
+
+def test_arguments_too_deep_for_the_schema_validator_are_invalid_not_a_crash():
+    from mcpserver.mcp.tools import BY_NAME, InvalidArguments
+
+    deep: list = []
+    for _ in range(5000):  # parsed JSON can be this deep; jsonschema recurses on it
+        deep = [deep]
+    with pytest.raises(InvalidArguments, match="nested too deeply"):
+        BY_NAME["search_code"].validate({"query": "x", "repositories": deep})
 
 
 def test_a_strange_content_length_is_refused(api_client, viewer_key):
@@ -553,6 +559,8 @@ def test_a_strange_content_length_is_refused(api_client, viewer_key):
         ("http://TESTSERVER", True),  # case does not matter
         ("http://testserver:80", True),  # the default port spelled out
         ("http://testserver.", True),  # a trailing dot is the same name
+        ("http://testserver@evil.example", False),  # userinfo: the host is evil.example
+        ("http://evil.example#http://testserver", False),
     ],
 )
 def test_origins_are_compared_as_origins(api_client, viewer_key, origin, allowed):
