@@ -31,6 +31,7 @@ from django.db import transaction
 
 from indexing.models import Chunk, IndexedFile, Repository, SemanticChunk, Symbol, visible_at
 from indexing.signals import index_changed
+from indexing.vector_index import ensure_hnsw_index
 
 if TYPE_CHECKING:  # numpy comes with the semantic extra; the indexer runs without it
     import numpy as np
@@ -263,6 +264,7 @@ def embed_repository(
         return result
     started = time.monotonic()
     model = encoder()
+    ensure_hnsw_index(model.dimension)
     for offset in range(0, len(pending), FILES_PER_BATCH):
         batch = dict(pending[offset : offset + FILES_PER_BATCH])
         written = _embed_files(repository, batch, model)

@@ -16,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from indexing.fields import EmbeddingField
+
 
 class Repository(models.Model):
     class State(models.TextChoices):
@@ -163,7 +165,7 @@ class SemanticChunk(models.Model):
     kind = models.CharField(max_length=20, blank=True)
     text = models.TextField(help_text="What was embedded.")
     # Unit-length float32 vector, little-endian: numpy.frombuffer reads it without a copy.
-    vector = models.BinaryField()
+    vector = EmbeddingField()
 
     class Meta:
         indexes = [models.Index(fields=["file", "start_line"])]

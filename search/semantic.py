@@ -1,10 +1,15 @@
-"""Semantic search: the query's embedding against the chunks' embeddings, exactly.
+"""Semantic search: the query's embedding against the chunks' embeddings.
 
-Each process keeps the vectors of the visible chunks as one numpy matrix, loaded
-once per index version (the shared version every publish and every embedding step
-replaces, search/results_cache.py), and answers a query with one matrix-vector
-product: exact cosine similarity, no approximate index. On this 2-core machine that
-is a few milliseconds per 50,000 chunks (docs/benchmarks.md).
+On PostgreSQL the database answers: pgvector's HNSW index (indexing/vector_index.py)
+walks to the nearest chunks of the visible files, with an iterative scan so that
+filters (repository, language, visibility) do not starve the result, and an exact scan
+of the filtered rows when the index still comes back short. Nothing is held per process.
+
+On SQLite each process keeps the vectors of the visible chunks as one numpy matrix,
+loaded once per index version (the shared version every publish and every embedding
+step replaces, search/results_cache.py), and answers a query with one matrix-vector
+product: exact cosine similarity. On this 2-core machine that is a few milliseconds per
+50,000 chunks (docs/benchmarks.md).
 
 `mode=hybrid` merges semantic hits with literal and symbol hits by weighted reciprocal
 rank fusion (RRF, k=60; symbol hits count half), each hit counted once per list, keyed
@@ -18,10 +23,13 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.db import connection, transaction
 from django.db.models import F
 
-from indexing.embeddings import Encoder, encoder, from_bytes
+from indexing.embeddings import Encoder, encoder, from_bytes, to_bytes
+from indexing.fields import vector_literal
 from indexing.models import IndexedFile, SemanticChunk, visible_at
+from indexing.vector_index import distance_sql, predicate_sql
 from search import engine, results_cache, selectors
 
 RRF_K = 60
@@ -31,6 +39,12 @@ SYMBOLS_PER_WORD = 3
 PREFIX_MATCH = 2  # selectors.symbol_search ranks: 0-1 exact, 2 prefix
 HYBRID_DEPTH = 50
 SNIPPET_LINES = 12
+# HNSW search breadth: at least twice the hits asked for (pgvector's ceiling is 1,000).
+HNSW_MIN_EF_SEARCH = 40
+HNSW_MAX_EF_SEARCH = 1000
+# How many index entries an iterative scan may visit to fill a filtered result
+# (pgvector's default); past it the exact scan of the filtered rows takes over.
+HNSW_MAX_SCAN_TUPLES = 20_000
 STOP_WORDS = frozenset(
     "a an and are as at be by do does for from how i in is it of on or that the this to "
     "what when where which who why with".split()
@@ -139,37 +153,23 @@ def semantic_hits(
     *, q: str, repositories: list[int], language: str | None, limit: int
 ) -> list[SemanticHit]:
     model = encoder()
-    vectors = _vectors(model)
-    if not len(vectors):
-        return []
-    query = model.encode([q])[0]
-    scores = vectors.matrix @ query
-    mask = np.ones(len(vectors), dtype=bool)
-    if repositories:
-        mask &= np.isin(vectors.repositories, repositories)
-    if language:
-        mask &= vectors.languages == language.lower()
-    candidates = np.flatnonzero(mask)
-    if not len(candidates):
-        return []
-    k = min(limit, len(candidates))
-    top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
-    top = top[np.argsort(-scores[top], kind="stable")]
+    nearest = _nearest_in_database if connection.vendor == "postgresql" else _nearest_in_memory
+    ranked = nearest(model, q, repositories=repositories, language=language, limit=limit)
     by_id = {
         chunk.pk: chunk
-        for chunk in SemanticChunk.objects.filter(pk__in=vectors.ids[top].tolist()).select_related(
+        for chunk in SemanticChunk.objects.filter(pk__in=[pk for pk, _ in ranked]).select_related(
             "file__repository"
         )
     }
     hits = []
-    for row in top:
-        chunk = by_id.get(int(vectors.ids[row]))
+    for pk, score in ranked:
+        chunk = by_id.get(pk)
         if chunk is None:
-            continue  # removed since the vectors were loaded
+            continue  # removed since the vectors were read
         hits.append(
             SemanticHit(
                 key=(chunk.file.repository_id, chunk.file.path, chunk.start_line),
-                score=float(scores[row]),
+                score=score,
                 repository_id=chunk.file.repository_id,
                 repository=chunk.file.repository.name,
                 path=chunk.file.path,
@@ -183,6 +183,77 @@ def semantic_hits(
             )
         )
     return hits
+
+
+def _nearest_in_memory(
+    model: Encoder, q: str, *, repositories: list[int], language: str | None, limit: int
+) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity), best first: exact, over this process's matrix."""
+    vectors = _vectors(model)
+    if not len(vectors):
+        return []
+    scores = vectors.matrix @ model.encode([q])[0]
+    mask = np.ones(len(vectors), dtype=bool)
+    if repositories:
+        mask &= np.isin(vectors.repositories, repositories)
+    if language:
+        mask &= vectors.languages == language.lower()
+    candidates = np.flatnonzero(mask)
+    if not len(candidates):
+        return []
+    k = min(limit, len(candidates))
+    top = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(int(vectors.ids[row]), float(scores[row])) for row in top]
+
+
+def _nearest_in_database(
+    model: Encoder, q: str, *, repositories: list[int], language: str | None, limit: int
+) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity), best first: pgvector's HNSW index in PostgreSQL."""
+    files = IndexedFile.objects.filter(
+        visible_at(F("repository__generation")), embedded_with=model.model_id
+    )
+    if repositories:
+        files = files.filter(repository_id__in=repositories)
+    if language:
+        files = files.filter(language__iexact=language)
+    files_sql, files_params = files.values("pk").query.sql_with_params()
+    params = [vector_literal(to_bytes(model.encode([q])[0])), *files_params, limit]
+    ef_search = min(HNSW_MAX_EF_SEARCH, max(HNSW_MIN_EF_SEARCH, 2 * limit))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), "
+            "set_config('hnsw.iterative_scan', 'strict_order', true), "
+            "set_config('hnsw.max_scan_tuples', %s, true)",
+            [str(ef_search), str(HNSW_MAX_SCAN_TUPLES)],
+        )
+        cursor.execute(nearest_sql(model.dimension, files_sql), params)
+        rows = cursor.fetchall()
+        if len(rows) < limit and (repositories or language):
+            # A narrow filter can outlast the iterative scan; the rows it leaves are few,
+            # so rank them exactly.
+            cursor.execute(nearest_sql(model.dimension, files_sql, exact=True), params)
+            rows = cursor.fetchall()
+    # <#> is the negative inner product: on unit vectors, minus the cosine similarity.
+    return [(pk, -float(distance)) for pk, distance in rows]
+
+
+def nearest_sql(dimension: int, files_sql: str, *, exact: bool = False) -> str:
+    """The nearest chunks of the files `files_sql` selects; parameters: the query vector,
+    the files' parameters, the limit.
+
+    The distance and the predicate are the HNSW index's own expressions
+    (indexing/vector_index.py), so the planner can walk the index in distance order.
+    `exact` fences the filtered rows off (OFFSET 0) so they are ranked one by one instead.
+    Only integers and the ORM's own SQL are formatted in; values are parameters."""
+    filtered = (
+        f"SELECT id, {distance_sql(dimension)} AS distance FROM indexing_semanticchunk "  # noqa: S608
+        f"WHERE {predicate_sql(dimension)} AND file_id IN ({files_sql})"
+    )
+    if exact:
+        return f"SELECT id, distance FROM ({filtered} OFFSET 0) AS filtered ORDER BY distance LIMIT %s"  # noqa: S608
+    return f"{filtered} ORDER BY distance LIMIT %s"
 
 
 def _snippet(text: str) -> str:

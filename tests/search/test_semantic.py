@@ -6,8 +6,10 @@ import shutil
 import sys
 
 import pytest
+from django.db import connection
 
-from indexing.embeddings import BUNDLED_MODEL_SHA256, model_spec, pieces_of
+from indexing.embeddings import BUNDLED_MODEL_SHA256, model_spec, pieces_of, to_bytes
+from indexing.fields import vector_literal
 from indexing.indexer import index_repository
 from indexing.models import IndexedFile, Repository, SemanticChunk
 from tests.conftest import bearer
@@ -243,3 +245,89 @@ def test_the_mcp_tool(api_client, semantic_repo, viewer, settings):
         tool["name"] for tool in post(api_client, rpc("tools/list"), auth).json()["result"]["tools"]
     }
     assert "semantic_search" not in names
+
+
+# --- PostgreSQL: pgvector and its HNSW index ---------------------------------------------
+
+on_postgres = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="pgvector is PostgreSQL's"
+)
+
+
+def _exact_ranking(q, *, repositories=(), language=None, limit=10):
+    """The reference: every visible vector scored in numpy (what SQLite serves)."""
+    from search import semantic
+
+    semantic._sets.clear()
+    return semantic._nearest_in_memory(
+        semantic.encoder(), q, repositories=list(repositories), language=language, limit=limit
+    )
+
+
+@on_postgres
+def test_the_hnsw_index_answers_and_agrees_with_the_exact_ranking(semantic_repo):
+    from search import semantic
+
+    model = semantic.encoder()
+    with connection.cursor() as cursor:
+        # A handful of rows: left alone, the planner would rightly scan them.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        files_sql, files_params = IndexedFile.objects.values("pk").query.sql_with_params()
+        vector = vector_literal(to_bytes(model.encode(["delete expired sessions"])[0]))
+        cursor.execute(
+            "EXPLAIN " + semantic.nearest_sql(model.dimension, files_sql),
+            [vector, *files_params, 5],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "indexing_semanticchunk_hnsw_384" in plan, plan
+        found = semantic._nearest_in_database(
+            model, "delete expired sessions", repositories=[], language=None, limit=5
+        )
+    exact = _exact_ranking("delete expired sessions", limit=5)
+    assert [pk for pk, _ in found] == [pk for pk, _ in exact]
+    assert [round(score, 4) for _, score in found] == [round(score, 4) for _, score in exact]
+
+
+@on_postgres
+def test_a_filter_the_index_cannot_fill_is_ranked_exactly(semantic_repo, tmp_path):
+    from django.test.utils import CaptureQueriesContext
+
+    from search import semantic
+
+    small = Repository.objects.create(
+        name="small",
+        path=str(write_repo(tmp_path / "small", {"x.py": "def unrelated():\n    pass\n"})),
+    )
+    index_repository(small)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    with CaptureQueriesContext(connection) as queries:
+        found = semantic._nearest_in_database(
+            semantic.encoder(),
+            "delete expired sessions",
+            repositories=[small.pk],
+            language=None,
+            limit=5,
+        )
+    assert any("OFFSET 0" in query["sql"] for query in queries.captured_queries)
+    exact = _exact_ranking("delete expired sessions", repositories=[small.pk], limit=5)
+    assert found and [pk for pk, _ in found] == [pk for pk, _ in exact]
+
+
+@on_postgres
+def test_another_dimension_gets_its_own_index(db):
+    from indexing import vector_index
+
+    try:
+        vector_index.ensure_hnsw_index(8)
+        vector_index.ensure_hnsw_index(8)  # remembered: no second statement, no error
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                [vector_index.index_name(8)],
+            )
+            (definition,) = cursor.fetchone()
+    finally:
+        # The test's transaction takes the index away again; so must the memory of it.
+        vector_index._ensured.discard((connection.settings_dict["NAME"], 8))
+    assert "hnsw" in definition and "vector_dims(vector) = 8" in definition
