@@ -36,6 +36,7 @@ RRF_K = 60
 # Weighted RRF: a symbol list built from the query's words is a weaker signal.
 RRF_WEIGHTS = {"semantic": 1.0, "literal": 1.0, "symbol": 0.5}
 SYMBOLS_PER_WORD = 3
+MAX_IDENTIFIERS = 6
 PREFIX_MATCH = 2  # selectors.symbol_search ranks: 0-1 exact, 2 prefix
 HYBRID_DEPTH = 50
 SNIPPET_LINES = 12
@@ -252,7 +253,9 @@ def nearest_sql(dimension: int, files_sql: str, *, exact: bool = False) -> str:
         f"WHERE {predicate_sql(dimension)} AND file_id IN ({files_sql})"
     )
     if exact:
-        return f"SELECT id, distance FROM ({filtered} OFFSET 0) AS filtered ORDER BY distance LIMIT %s"  # noqa: S608
+        return (
+            f"SELECT id, distance FROM ({filtered} OFFSET 0) AS filtered ORDER BY distance LIMIT %s"  # noqa: S608
+        )
     return f"{filtered} ORDER BY distance LIMIT %s"
 
 
@@ -261,10 +264,23 @@ def _snippet(text: str) -> str:
     return "\n".join(body.splitlines()[:SNIPPET_LINES])
 
 
-def keywords(q: str) -> list[str]:
-    """Words of a natural-language query worth a literal or symbol lookup."""
-    words = re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", q)
-    return list(dict.fromkeys(w for w in words if w.lower() not in STOP_WORDS))[:6]
+def identifiers(q: str) -> list[str]:
+    """The words of a natural-language query that look like names in code: with an
+    underscore or a digit (`fetch_with_retries`, `utf8`), or capitals past the first
+    letter (`QuerySet`), or capitalised in mid-sentence (`Downloader`). Everyday words
+    ("password", "cache") are left to the semantic and literal lists: as symbol lookups
+    they cost a query each and mostly bring in noise (bench/semantic_bench.py)."""
+    found = []
+    for position, match in enumerate(re.finditer(r"[A-Za-z_][A-Za-z0-9_]{2,}", q)):
+        word = match.group()
+        if (
+            "_" in word
+            or any(char.isdigit() for char in word)
+            or any(char.isupper() for char in word[1:])
+            or (position > 0 and word[0].isupper())
+        ) and word.lower() not in STOP_WORDS:
+            found.append(word)
+    return list(dict.fromkeys(found))[:MAX_IDENTIFIERS]
 
 
 def hybrid_hits(
@@ -277,11 +293,11 @@ def hybrid_hits(
         engine.Query(q=q, repositories=repositories, language=language, limit=HYBRID_DEPTH),
         budget=0.5,
     )
-    # Only definitions a word of the query names exactly or begins: fuzzy name matches of
-    # everyday words are noise that would push good semantic hits down.
+    # Only definitions a name in the query names exactly or begins: fuzzy matches are
+    # noise that would push good semantic hits down.
     symbols = [
         _from_symbol(symbol)
-        for word in keywords(q)
+        for word in identifiers(q)
         for rank, symbol in selectors.symbol_search(
             q=word, kinds=[], language=language, repositories=repositories, limit=SYMBOLS_PER_WORD
         )

@@ -132,6 +132,22 @@ def test_hybrid_merges_literal_and_symbol_hits(api_client, semantic_repo, semant
     assert body["mode"] == "hybrid"
 
 
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("where is fetch_with_retries", ["fetch_with_retries"]),
+        ("How does QuerySet cache results", ["QuerySet"]),
+        ("what does the Downloader do with utf8 pages", ["Downloader", "utf8"]),
+        ("Check the password of a user", []),  # sentence case is not a name
+        ("remove old login sessions", []),
+    ],
+)
+def test_hybrid_looks_up_only_words_that_look_like_names(q, expected):
+    from search.semantic import identifiers
+
+    assert identifiers(q) == expected
+
+
 def test_re_indexing_embeds_only_what_changed(semantic_repo, tmp_path):
     before = dict(SemanticChunk.objects.values_list("pk", "file__path"))
     index_repository(semantic_repo)  # nothing changed
