@@ -58,11 +58,25 @@ class RepositoryAdmin(admin.ModelAdmin):
         try:
             services.repository_delete(repository=obj)
         except services.Conflict as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+            request._repository_delete_refused = True
+            self.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
 
     def delete_queryset(self, request, queryset) -> None:
-        for repository in queryset:
+        repositories = list(queryset)
+        for repository in repositories:
             self.delete_model(request, repository)
+        if getattr(request, "_repository_delete_refused", False):
+            deleted = len(repositories) - Repository.objects.filter(
+                pk__in=[repository.pk for repository in repositories]
+            ).count()
+            self.message_user(request, f"Deleted {deleted} of {len(repositories)}.", messages.INFO)
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs) -> None:
+        # Django's own "deleted successfully" follows delete_model whatever it did; after a
+        # refusal it would be false.
+        if level == messages.SUCCESS and getattr(request, "_repository_delete_refused", False):
+            return
+        super().message_user(request, message, level, *args, **kwargs)
 
     @admin.action(description="Re-index selected repositories")
     def reindex(self, request, queryset):

@@ -133,6 +133,30 @@ def test_admin_lists_repositories_and_jobs_and_reindexes(client, admin_user, rep
     assert repository.jobs.filter(state="queued").count() == 1
 
 
+def test_admin_delete_refused_while_busy_says_so_and_not_deleted(client, admin_user, repository):
+    client.force_login(admin_user)
+    Repository.objects.filter(pk=repository.pk).update(
+        lease_job=-1, lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    page = client.post(
+        reverse("admin:indexing_repository_delete", args=[repository.pk]),
+        {"post": "yes"},
+        follow=True,
+    )
+    shown = [str(message) for message in page.context["messages"]]
+    assert Repository.objects.filter(pk=repository.pk).exists()
+    assert any("job" in message.lower() for message in shown), shown
+    assert not any("deleted successfully" in message for message in shown), shown
+    page = client.post(
+        reverse("admin:indexing_repository_changelist"),
+        {"action": "delete_selected", "_selected_action": [repository.pk], "post": "yes"},
+        follow=True,
+    )
+    shown = [str(message) for message in page.context["messages"]]
+    assert "Deleted 0 of 1." in shown and not any("Successfully" in m for m in shown), shown
+    assert Repository.objects.filter(pk=repository.pk).exists()
+
+
 def test_a_repository_folder_replaced_by_a_symlink_is_not_walked(repository, sample_repo, tmp_path):
     services.job_enqueue(repository=repository)
     run_queued_jobs()
