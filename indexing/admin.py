@@ -66,9 +66,8 @@ class RepositoryAdmin(admin.ModelAdmin):
         for repository in repositories:
             self.delete_model(request, repository)
         if getattr(request, "_repository_delete_refused", False):
-            deleted = len(repositories) - Repository.objects.filter(
-                pk__in=[repository.pk for repository in repositories]
-            ).count()
+            kept = Repository.objects.filter(pk__in=[repository.pk for repository in repositories])
+            deleted = len(repositories) - kept.count()
             self.message_user(request, f"Deleted {deleted} of {len(repositories)}.", messages.INFO)
 
     def message_user(self, request, message, level=messages.INFO, *args, **kwargs) -> None:

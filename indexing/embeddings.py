@@ -31,7 +31,7 @@ from django.db import transaction
 
 from indexing.models import Chunk, IndexedFile, Repository, SemanticChunk, Symbol, visible_at
 from indexing.signals import index_changed
-from indexing.vector_index import ensure_hnsw_index
+from indexing.vector_index import ensure_hnsw_index, refresh_statistics
 
 if TYPE_CHECKING:  # numpy comes with the semantic extra; the indexer runs without it
     import numpy as np
@@ -274,6 +274,8 @@ def embed_repository(
         result.chunks += written
         result.files += len(batch)
         keep_going()
+    if result.chunks:
+        refresh_statistics()
     result.seconds = time.monotonic() - started
     return result
 

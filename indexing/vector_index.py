@@ -64,3 +64,17 @@ def ensure_hnsw_index(dimension: int) -> None:
         with connection.cursor() as cursor:
             cursor.execute(create_index_sql(dimension))
     _ensured.add(key)
+
+
+def refresh_statistics() -> None:
+    """ANALYZE the tables semantic search plans over (PostgreSQL only), after embedding.
+
+    The planner picks between walking the HNSW index and ranking every row by how many
+    rows it expects the file filter to keep; statistics taken before the files were
+    embedded say none, and then it ranks 100,000 rows by hand instead of reading ten
+    from the index (50 ms against 4 ms at 22,000 chunks: docs/benchmarks.md).
+    Autovacuum would get there too, but only after enough rows changed."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE indexing_indexedfile, indexing_semanticchunk")

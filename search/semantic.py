@@ -231,9 +231,10 @@ def _nearest_in_database(
         )
         cursor.execute(nearest_sql(model.dimension, files_sql), params)
         rows = cursor.fetchall()
-        if len(rows) < limit and (repositories or language):
-            # A narrow filter can outlast the iterative scan; the rows it leaves are few,
-            # so rank them exactly.
+        if len(rows) < limit:
+            # A narrow filter (a repository, a language, the files of the live generation)
+            # can outlast the iterative scan; the rows it leaves are few, so rank them
+            # exactly. Short because there are few rows at all: cheap too.
             cursor.execute(nearest_sql(model.dimension, files_sql, exact=True), params)
             rows = cursor.fetchall()
     # <#> is the negative inner product: on unit vectors, minus the cosine similarity.

@@ -331,6 +331,19 @@ def test_a_filter_the_index_cannot_fill_is_ranked_exactly(semantic_repo, tmp_pat
 
 
 @on_postgres
+def test_embedding_leaves_fresh_planner_statistics(semantic_repo):
+    # ANALYZE runs inside the test's transaction (only VACUUM may not), and pg_stats
+    # shows what it recorded: the model's id is now the common value it really is.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'indexing_indexedfile' "
+            "AND attname = 'embedded_with' AND %s = ANY(most_common_vals::text::text[])",
+            [model_spec().model_id],
+        )
+        assert cursor.fetchone() == (1,)
+
+
+@on_postgres
 def test_another_dimension_gets_its_own_index(db):
     from indexing import vector_index
 
