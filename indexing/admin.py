@@ -53,26 +53,32 @@ class RepositoryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # paths are checked against MCP_INDEX_ROOTS by the API and the command
 
+    # Deletes go through the service: refused while a job holds the repository, and
+    # recorded in the audit trail. Django logs a deletion and announces success before
+    # and after delete_model whatever it did, so both wait for the service here.
     def delete_model(self, request, obj) -> None:
-        # Through the service: refused while a job holds it, and recorded in the audit trail.
-        try:
-            services.repository_delete(repository=obj)
-        except services.Conflict as exc:
-            request._repository_delete_refused = True
-            self.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+        self._delete(request, obj)
 
     def delete_queryset(self, request, queryset) -> None:
         repositories = list(queryset)
-        for repository in repositories:
-            self.delete_model(request, repository)
-        if getattr(request, "_repository_delete_refused", False):
-            kept = Repository.objects.filter(pk__in=[repository.pk for repository in repositories])
-            deleted = len(repositories) - kept.count()
+        deleted = sum(self._delete(request, repository) for repository in repositories)
+        if deleted < len(repositories):
             self.message_user(request, f"Deleted {deleted} of {len(repositories)}.", messages.INFO)
 
+    def _delete(self, request, repository: Repository) -> bool:
+        try:
+            services.repository_delete(repository=repository)
+        except services.Conflict as exc:
+            request._repository_delete_refused = True
+            self.message_user(request, f"{repository}: {exc.detail}", messages.ERROR)
+            return False
+        super().log_deletions(request, [repository])
+        return True
+
+    def log_deletions(self, request, queryset):
+        return []  # _delete logs what the service really deleted
+
     def message_user(self, request, message, level=messages.INFO, *args, **kwargs) -> None:
-        # Django's own "deleted successfully" follows delete_model whatever it did; after a
-        # refusal it would be false.
         if level == messages.SUCCESS and getattr(request, "_repository_delete_refused", False):
             return
         super().message_user(request, message, level, *args, **kwargs)

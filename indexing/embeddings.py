@@ -275,7 +275,7 @@ def embed_repository(
         result.files += len(batch)
         keep_going()
     if result.chunks:
-        refresh_statistics()
+        refresh_statistics(rows_written=result.chunks)
     result.seconds = time.monotonic() - started
     return result
 
@@ -310,6 +310,17 @@ def _embed_files(repository: Repository, paths: dict[int, str], model: Encoder) 
     vectors = model.encode([row.text for row in rows])
     for row, vector in zip(rows, vectors, strict=True):
         row.vector = to_bytes(vector)
+    # A model that returns NaN or infinity for some text would fail the whole batch in
+    # pgvector (and rank nonsense in numpy): such chunks are left out.
+    import numpy as np
+
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        logger.warning(
+            "Left out %d chunk(s) the model embedded as non-finite vectors.",
+            int((~finite).sum()),
+        )
+        rows = [row for row, ok in zip(rows, finite.tolist(), strict=True) if ok]
     with transaction.atomic():
         # The lock orders this write with services.repository_set_semantic.
         still_on = list(

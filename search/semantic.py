@@ -86,10 +86,15 @@ def _vectors(model: Encoder) -> VectorSet:
         return _load(model, version)
 
 
-def _load(model: Encoder, version: str | None) -> VectorSet:
-    files = IndexedFile.objects.filter(
+def _searchable_files(model: Encoder):
+    """The live files whose vectors come from this model."""
+    return IndexedFile.objects.filter(
         visible_at(F("repository__generation")), embedded_with=model.model_id
     )
+
+
+def _load(model: Encoder, version: str | None) -> VectorSet:
+    files = _searchable_files(model)
     file_info = {
         pk: (repository_id, (language or "").lower())
         for pk, repository_id, language in files.values_list("pk", "repository_id", "language")
@@ -158,9 +163,9 @@ def semantic_hits(
     ranked = nearest(model, q, repositories=repositories, language=language, limit=limit)
     by_id = {
         chunk.pk: chunk
-        for chunk in SemanticChunk.objects.filter(pk__in=[pk for pk, _ in ranked]).select_related(
-            "file__repository"
-        )
+        for chunk in SemanticChunk.objects.filter(pk__in=[pk for pk, _ in ranked])
+        .select_related("file__repository")
+        .defer("vector")
     }
     hits = []
     for pk, score in ranked:
@@ -212,9 +217,7 @@ def _nearest_in_database(
     model: Encoder, q: str, *, repositories: list[int], language: str | None, limit: int
 ) -> list[tuple[int, float]]:
     """(chunk id, cosine similarity), best first: pgvector's HNSW index in PostgreSQL."""
-    files = IndexedFile.objects.filter(
-        visible_at(F("repository__generation")), embedded_with=model.model_id
-    )
+    files = _searchable_files(model)
     if repositories:
         files = files.filter(repository_id__in=repositories)
     if language:
@@ -237,6 +240,9 @@ def _nearest_in_database(
             # exactly. Short because there are few rows at all: cheap too.
             cursor.execute(nearest_sql(model.dimension, files_sql, exact=True), params)
             rows = cursor.fetchall()
+        # Only reads, and the settings must not outlive them: rolled back, to a savepoint
+        # when the caller has a transaction of its own.
+        transaction.set_rollback(True)
     # <#> is the negative inner product: on unit vectors, minus the cosine similarity.
     return [(pk, -float(distance)) for pk, distance in rows]
 
@@ -272,13 +278,14 @@ def identifiers(q: str) -> list[str]:
     ("password", "cache") are left to the semantic and literal lists: as symbol lookups
     they cost a query each and mostly bring in noise (bench/semantic_bench.py)."""
     found = []
-    for position, match in enumerate(re.finditer(r"[A-Za-z_][A-Za-z0-9_]{2,}", q)):
+    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]{2,}", q):
         word = match.group()
+        sentence_start = not q[: match.start()].strip() or q[: match.start()].rstrip()[-1] in ".?!"
         if (
             "_" in word
             or any(char.isdigit() for char in word)
             or any(char.isupper() for char in word[1:])
-            or (position > 0 and word[0].isupper())
+            or (word[0].isupper() and not sentence_start)
         ) and word.lower() not in STOP_WORDS:
             found.append(word)
     return list(dict.fromkeys(found))[:MAX_IDENTIFIERS]

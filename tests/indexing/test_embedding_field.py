@@ -16,6 +16,7 @@ from indexing.models import IndexedFile, Repository, SemanticChunk
 # Values float32 holds exactly and values it rounds: both must come back bit for bit.
 VALUES = [0.0, -0.0, 1.0, -1.0, 0.1, 1 / 3, 1e-38, -3.4e38, math.pi, 2.5e-7]
 RAW = struct.pack(f"<{len(VALUES)}f", *VALUES)
+OTHER = struct.pack(f"<{len(VALUES)}f", *(value / 3 for value in VALUES))
 
 
 def _chunk(tmp_path, raw=RAW):
@@ -60,6 +61,12 @@ def test_postgres_keeps_them_as_pgvector_vectors(tmp_path):
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="pgvector is PostgreSQL's")
 def test_the_migration_converts_existing_embeddings_both_ways(tmp_path):
     chunk = _chunk(tmp_path)
+    others = {
+        SemanticChunk.objects.create(
+            file=chunk.file, start_line=n, end_line=n, text="a.py\nx", vector=OTHER
+        ).pk
+        for n in range(3, 6)
+    }
     before, after = (
         ("indexing", "0005_semantic_chunks"),
         ("indexing", "0006_semantic_vector_pgvector"),
@@ -76,8 +83,16 @@ def test_the_migration_converts_existing_embeddings_both_ways(tmp_path):
     finally:
         MigrationExecutor(connection).migrate([after])
     assert bytes(SemanticChunk.objects.get(pk=chunk.pk).vector) == RAW
+    assert {
+        bytes(v)
+        for v in SemanticChunk.objects.filter(pk__in=others).values_list("vector", flat=True)
+    } == {OTHER}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_indexes WHERE indexname = 'indexing_semanticchunk_hnsw_384'"
+        )
+        assert cursor.fetchone() == (1,)
+        cursor.execute(
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'indexing_semanticchunk_dims'"
         )
         assert cursor.fetchone() == (1,)

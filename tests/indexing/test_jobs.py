@@ -4,6 +4,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -155,6 +156,12 @@ def test_admin_delete_refused_while_busy_says_so_and_not_deleted(client, admin_u
     shown = [str(message) for message in page.context["messages"]]
     assert "Deleted 0 of 1." in shown and not any("Successfully" in m for m in shown), shown
     assert Repository.objects.filter(pk=repository.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+    # Once the job is done, the delete goes through, and the history says so.
+    Repository.objects.filter(pk=repository.pk).update(lease_job=None, lease_until=None)
+    client.post(reverse("admin:indexing_repository_delete", args=[repository.pk]), {"post": "yes"})
+    assert not Repository.objects.filter(pk=repository.pk).exists()
+    assert LogEntry.objects.get(action_flag=DELETION).object_id == str(repository.pk)
 
 
 def test_a_repository_folder_replaced_by_a_symlink_is_not_walked(repository, sample_repo, tmp_path):

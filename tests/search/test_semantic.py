@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from indexing.embeddings import BUNDLED_MODEL_SHA256, model_spec, pieces_of, to_bytes
 from indexing.fields import vector_literal
@@ -139,6 +140,8 @@ def test_hybrid_merges_literal_and_symbol_hits(api_client, semantic_repo, semant
         ("How does QuerySet cache results", ["QuerySet"]),
         ("what does the Downloader do with utf8 pages", ["Downloader", "utf8"]),
         ("Check the password of a user", []),  # sentence case is not a name
+        ("A Downloader that fails. Then retry", ["Downloader"]),
+        ("Is Downloader slow?", ["Downloader"]),
         ("remove old login sessions", []),
     ],
 )
@@ -286,8 +289,9 @@ def test_the_hnsw_index_answers_and_agrees_with_the_exact_ranking(semantic_repo)
 
     model = semantic.encoder()
     with connection.cursor() as cursor:
-        # A handful of rows: left alone, the planner would rightly scan them.
+        # A handful of rows: left alone, the planner would rightly rank them by a sort.
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
         files_sql, files_params = IndexedFile.objects.values("pk").query.sql_with_params()
         vector = vector_literal(to_bytes(model.encode(["delete expired sessions"])[0]))
         cursor.execute(
@@ -299,6 +303,9 @@ def test_the_hnsw_index_answers_and_agrees_with_the_exact_ranking(semantic_repo)
         found = semantic._nearest_in_database(
             model, "delete expired sessions", repositories=[], language=None, limit=5
         )
+        # The search's settings ended with it, though the test's transaction goes on.
+        cursor.execute("SELECT current_setting('hnsw.iterative_scan')")
+        assert cursor.fetchone() == ("off",)
     exact = _exact_ranking("delete expired sessions", limit=5)
     assert [pk for pk, _ in found] == [pk for pk, _ in exact]
     assert [round(score, 4) for _, score in found] == [round(score, 4) for _, score in exact]
@@ -306,8 +313,6 @@ def test_the_hnsw_index_answers_and_agrees_with_the_exact_ranking(semantic_repo)
 
 @on_postgres
 def test_a_filter_the_index_cannot_fill_is_ranked_exactly(semantic_repo, tmp_path):
-    from django.test.utils import CaptureQueriesContext
-
     from search import semantic
 
     small = Repository.objects.create(
@@ -317,6 +322,7 @@ def test_a_filter_the_index_cannot_fill_is_ranked_exactly(semantic_repo, tmp_pat
     index_repository(small)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
     with CaptureQueriesContext(connection) as queries:
         found = semantic._nearest_in_database(
             semantic.encoder(),
@@ -349,7 +355,9 @@ def test_another_dimension_gets_its_own_index(db):
 
     try:
         vector_index.ensure_hnsw_index(8)
-        vector_index.ensure_hnsw_index(8)  # remembered: no second statement, no error
+        with CaptureQueriesContext(connection) as again:
+            vector_index.ensure_hnsw_index(8)
+        assert again.captured_queries == []  # remembered per process
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = %s",
