@@ -88,7 +88,14 @@ def matcher(q: str, *, regex: bool, case: bool) -> Callable[[str], bool]:
             compiled = re2.compile(q, _re2_options(case))
         except re2.error as exc:
             raise SearchError(f"Invalid regular expression: {_re2_message(exc)}") from None
-        return lambda line: compiled.search(line) is not None
+        # A call into RE2 costs several microseconds; most lines of a candidate chunk lack
+        # the pattern's longest literal, which a substring test rules out far sooner.
+        needle = _line_needle(q, case=case)
+        if needle is None:
+            return lambda line: compiled.search(line) is not None
+        if _folds(q, regex=True, case=case):
+            return lambda line: needle in line.casefold() and compiled.search(line) is not None
+        return lambda line: needle in line and compiled.search(line) is not None
     if case:
         return lambda line: q in line
     folded = q.casefold()
@@ -102,6 +109,54 @@ def _re2_message(exc: Exception) -> str:
     return text[:200]
 
 
+def _folds(q: str, *, regex: bool, case: bool) -> bool:
+    """Whether matching ignores case: asked for, or a regex that starts with (?i)."""
+    if not case:
+        return True
+    if not regex:
+        return False
+    try:
+        return bool(sre_parse.parse(q).state.flags & sre_parse.SRE_FLAG_IGNORECASE)
+    except Exception:  # RE2 syntax Python's parser does not know: no literal is used
+        return False
+
+
+def _line_needle(q: str, *, case: bool) -> str | None:
+    """The longest literal every line a regex matches contains, casefolded when the match
+    ignores case; None when there is none. Ignoring case, only ASCII pieces are used:
+    every character RE2 folds to an ASCII letter (K, the Kelvin sign, k) casefolds to that
+    letter, which does not hold for every non-ASCII one."""
+    fold = _folds(q, regex=True, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    pieces = [piece for run in _required_runs(q, regex=True) for piece in re.split(separators, run)]
+    longest = max(pieces, key=len, default="")
+    if not longest:
+        return None
+    return longest.casefold() if fold else longest
+
+
+def _required_runs(q: str, *, regex: bool) -> list[str]:
+    """The literal runs every match contains, in the order a match contains them; empty
+    when nothing is required (a top-level alternation, or syntax Python cannot parse)."""
+    if not regex:
+        return [q]
+    try:
+        parsed = sre_parse.parse(q)
+    except Exception:  # RE2 syntax Python's parser does not know: no prefilter
+        return []
+    if any(op is sre_parse.BRANCH for op, _value in parsed):
+        return []  # a top-level alternation: no single literal is required
+    runs, current = [], []
+    for op, value in parsed:
+        if op is sre_parse.LITERAL:
+            current.append(chr(value))
+        else:
+            runs.append("".join(current))
+            current = []
+    runs.append("".join(current))
+    return [run for run in runs if run]
+
+
 def required_literals(q: str, *, regex: bool, case: bool = True, like: bool = True) -> list[str]:
     """Literals every match must contain, usable by the trigram index (3+ characters,
     and no LIKE wildcards when `like`: SQLite's index takes LIKE patterns), longest
@@ -109,31 +164,41 @@ def required_literals(q: str, *, regex: bool, case: bool = True, like: bool = Tr
 
     For a case-insensitive search only ASCII runs are used: SQLite's LIKE folds
     ASCII case only, so "école" would miss "École" in the index."""
-    if not regex:
-        runs = [q]
-    else:
-        try:
-            parsed = sre_parse.parse(q)
-        except Exception:  # RE2 syntax Python's parser does not know: no prefilter
-            return []
-        if any(op is sre_parse.BRANCH for op, _value in parsed):
-            return []  # a top-level alternation: no single literal is required
-        runs, current = [], []
-        for op, value in parsed:
-            if op is sre_parse.LITERAL:
-                current.append(chr(value))
-            else:
-                runs.append("".join(current))
-                current = []
-        runs.append("".join(current))
+    runs = _required_runs(q, regex=regex)
     separators = r"[%_\\\n\x00]" if like else r"[\n\x00]"
-    if not case:
+    if _folds(q, regex=regex, case=case):
         separators += r"|[^\x00-\x7f]"
     pieces = {piece for run in runs for piece in re.split(separators, run)}
     usable = sorted(
         (p for p in pieces if len(p) >= MIN_INDEXED_LITERAL), key=lambda p: (-len(p), p)
     )
     return usable[:MAX_LITERALS]
+
+
+def sqlite_like_pattern(q: str, *, regex: bool, case: bool) -> str | None:
+    """One LIKE pattern every matching chunk satisfies, for SQLite's trigram index; None
+    when it would hold no three characters free of wildcards (the index could not help).
+
+    The required runs stay whole and in order, and `%` or `_` inside them stay as they
+    are: each matches itself among other things, so the pattern is still satisfied by
+    every match. That keeps "get_or_create" one term (the index checks the whole string)
+    instead of "get" AND "create", which half of a Python tree contains. Without an
+    ESCAPE clause a backslash is an ordinary character. A newline or NUL cannot be part
+    of a matching line, and for a case-insensitive search a non-ASCII character could
+    be another case (LIKE folds ASCII only): both become `%`."""
+    fold = _folds(q, regex=regex, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    pieces = [
+        piece
+        for run in _required_runs(q, regex=regex)
+        for piece in re.split(separators, run)
+        if len(piece) >= MIN_INDEXED_LITERAL
+    ][:MAX_LITERALS]
+    if not any(
+        len(part) >= MIN_INDEXED_LITERAL for piece in pieces for part in re.split(r"[%_]", piece)
+    ):
+        return None
+    return "%" + "%".join(pieces) + "%"
 
 
 # --- Cursors ----------------------------------------------------------------------------
@@ -200,7 +265,7 @@ def _candidate_ids(
     """Chunk ids after `after` whose text may contain every literal, in id order, from
     the index; and whether those are the last ones."""
     if connection.vendor == "sqlite":
-        # FTS5 accelerates LIKE on the trigram table; the literals hold no % or _.
+        # FTS5 accelerates LIKE on the trigram table (sqlite_like_pattern).
         where = " AND ".join(["text LIKE %s"] * len(literals))
         # Only placeholders are formatted in; the literals travel as parameters.
         sql = (
@@ -312,9 +377,13 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     if query.language:
         chunks = chunks.filter(file__language__iexact=query.language)
         files = files.filter(language__iexact=query.language)
-    literals = required_literals(
-        query.q, regex=query.regex, case=query.case, like=connection.vendor == "sqlite"
-    )
+    if connection.vendor == "sqlite":
+        pattern = sqlite_like_pattern(query.q, regex=query.regex, case=query.case)
+        literals = [pattern] if pattern else []
+    else:
+        literals = required_literals(query.q, regex=query.regex, case=query.case, like=False)
+    # A regex that starts with (?i) ignores case even in a case-sensitive search.
+    index_case = not _folds(query.q, regex=query.regex, case=query.case)
     result = SearchResult(used_index=bool(literals))
     chunks = chunks.order_by("pk")
     fields = (
@@ -350,9 +419,10 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             if not pending:
                 if exhausted:
                     return result
-                pending, exhausted = _candidate_ids(
-                    literals, last_seen, CANDIDATE_BATCH, case=query.case
-                )
+                # The first page usually fills from the first few candidates: ask for
+                # a text batch's worth first, and only then for larger batches.
+                size = CANDIDATE_BATCH if last_seen >= start_chunk else TEXT_BATCH
+                pending, exhausted = _candidate_ids(literals, last_seen, size, case=index_case)
                 if not pending:
                     return result
             # A page often fills from the first few candidates: read their text a few

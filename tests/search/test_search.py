@@ -218,3 +218,84 @@ def test_repo_may_repeat(api_client, indexed_repo, viewer_auth, tmp_path):
     assert {hit["repository"]["name"] for hit in both} == {"shop", "other"}
     one = api_client.get("/api/search?q=compute_total&repo=other", **viewer_auth).json()["hits"]
     assert {hit["repository"]["name"] for hit in one} == {"other"}
+
+
+def test_sqlite_like_pattern_keeps_the_runs_whole_and_in_order():
+    from search.engine import sqlite_like_pattern
+
+    # _ and % match themselves among other things: the pattern still admits every match.
+    assert sqlite_like_pattern("get_or_create", regex=False, case=False) == "%get_or_create%"
+    assert sqlite_like_pattern(r"self\.\w+_cache", regex=True, case=False) == "%self.%_cache%"
+    assert sqlite_like_pattern("100%_sure", regex=False, case=False) == "%100%_sure%"
+    # Nothing three characters long without a wildcard: the index could not help.
+    assert sqlite_like_pattern("a_b_c", regex=False, case=False) is None
+    assert sqlite_like_pattern("foo|barbaz", regex=True, case=False) is None
+    # LIKE folds ASCII only: ignoring case, a non-ASCII letter becomes a wildcard.
+    assert sqlite_like_pattern("école", regex=False, case=False) == "%cole%"
+    assert sqlite_like_pattern("École", regex=False, case=True) == "%École%"
+    assert sqlite_like_pattern("a\nbcd\x00efg", regex=False, case=True) == "%bcd%efg%"
+
+
+WILDCARDS = {
+    "models.py": (
+        "obj, created = Book.objects.get_or_create(title=t)\n"
+        "GET_OR_CREATE = True\n"
+        "get = create = None  # both words, not the name\n"
+        "getXorXcreate()\n"
+        "ratio = 100% sure\n"
+        "    self._meta_cache = {}\n"
+        "self.name\n"
+        "_cache = 1\n"
+    )
+}
+
+
+@pytest.fixture
+def wildcard_repo(tmp_path, settings):
+    from indexing.models import Repository
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repo = write_repo(tmp_path / "wild", WILDCARDS)
+    index_repository(Repository.objects.create(name="wild", path=str(repo)))
+
+
+@pytest.mark.parametrize(
+    ("params", "lines"),
+    [
+        ({"q": "get_or_create"}, [1, 2]),
+        ({"q": "get_or_create", "case": "true"}, [1]),
+        ({"q": "100% sure"}, [5]),
+        ({"q": r"self\.\w+_cache", "regex": "true"}, [6]),
+        ({"q": r"SELF\.\w+_CACHE", "regex": "true"}, [6]),
+        ({"q": r"SELF\.\w+_CACHE", "regex": "true", "case": "true"}, []),
+        # (?i) ignores case even in a case-sensitive search: the index must not lose it.
+        ({"q": r"(?i)GET_OR_\w+", "regex": "true", "case": "true"}, [1, 2]),
+        ({"q": r"get.or.create\(", "regex": "true"}, [1, 4]),
+    ],
+)
+def test_literals_with_wildcard_characters_find_exactly_their_lines(
+    api_client, wildcard_repo, viewer_auth, params, lines
+):
+    body = search(api_client, viewer_auth, **params).json()
+    assert [hit["line"] for hit in body["hits"]] == lines
+    assert body["used_index"]
+
+
+def test_an_underscored_literal_reads_only_chunks_that_hold_it(tmp_path, settings):
+    """On SQLite the whole literal goes to the index: chunks with "get" and "create"
+    apart are not even candidates."""
+    from django.db import connection
+
+    from indexing.models import Repository
+    from search import engine
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's FTS5 pattern")
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    files = {f"noise{n}.py": "get = 1\ncreate = 2\n" for n in range(30)}
+    files["real.py"] = "Book.objects.get_or_create()\n"
+    repo = write_repo(tmp_path / "many", files)
+    index_repository(Repository.objects.create(name="many", path=str(repo)))
+    pattern = engine.sqlite_like_pattern("get_or_create", regex=False, case=False)
+    ids, last = engine._candidate_ids([pattern], -1, 100, case=False)
+    assert len(ids) == 1 and last
