@@ -260,10 +260,11 @@ def _read_candidates(ids: list[int], files) -> list[tuple]:
 
 
 def _candidate_ids(
-    literals: list[str], after: int, limit: int, *, case: bool
+    literals: list[str], after: int, limit: int, *, case: bool, windows: bool = True
 ) -> tuple[list[int], bool]:
     """Chunk ids after `after` whose text may contain every literal, in id order, from
-    the index; and whether those are the last ones."""
+    the index; and whether those are the last ones. `windows`: see
+    _postgres_windows_help."""
     if connection.vendor == "sqlite":
         # FTS5 accelerates LIKE on the trigram table (sqlite_like_pattern).
         where = " AND ".join(["text LIKE %s"] * len(literals))
@@ -277,11 +278,41 @@ def _candidate_ids(
             cursor.execute(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
             return ids, len(ids) < limit
-    return _postgres_candidate_ids(literals, after, limit, case)
+    return _postgres_candidate_ids(literals, after, limit, case, windows)
+
+
+def _postgres_where(literals: list[str], case: bool) -> tuple[str, list[str]]:
+    operator = "~" if case else "~*"
+    where = " AND ".join([f"text {operator} %s"] * len(literals))
+    return where, [_postgres_regex(literal) for literal in literals]
+
+
+def _postgres_windows_help(literals: list[str], case: bool) -> bool:
+    """Whether asking for a window of ids at a time saves PostgreSQL work for this literal.
+
+    Only when the planner ANDs the GIN bitmap with the primary key's does a window limit
+    the rows it rechecks. It does so when it expects many candidates; when it expects few
+    (its estimate comes from the few chunks narrow enough to have statistics, and is
+    often far off: "get_or_create" is estimated at 1 row and has 542 candidates, since
+    pg_trgm drops the underscores) it rechecks the whole bitmap and then filters the
+    window, so every further window repeats that work (three times over for a rare
+    literal). Asking the planner costs one more planning (about 1 ms); one query over
+    all the ids then does that work once."""
+    if len(literals) != 1:
+        return False
+    where, patterns = _postgres_where(literals, case)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT id FROM indexing_chunk WHERE {where} "  # noqa: S608
+            "AND id > %s AND id <= %s ORDER BY id LIMIT %s",
+            [*patterns, 0, PG_FIRST_WINDOW, CANDIDATE_BATCH],
+        )
+        plan = cursor.fetchone()[0]
+    return '"BitmapAnd"' in (plan if isinstance(plan, str) else json.dumps(plan))
 
 
 def _postgres_candidate_ids(
-    literals: list[str], after: int, limit: int, case: bool
+    literals: list[str], after: int, limit: int, case: bool, windows: bool
 ) -> tuple[list[int], bool]:
     # The GIN index yields a bitmap of candidate rows, and PostgreSQL rechecks every one
     # before it can sort them: a common literal would recheck thousands of chunks to fill
@@ -291,11 +322,9 @@ def _postgres_candidate_ids(
     # the planner's estimate drops so low that it would recheck the whole bitmap before
     # filtering the window: they go in one query. A regular expression rechecks about
     # twice as fast as ILIKE (bench/search_bench.py).
-    operator = "~" if case else "~*"
-    where = " AND ".join([f"text {operator} %s"] * len(literals))
-    patterns = [_postgres_regex(literal) for literal in literals]
+    where, patterns = _postgres_where(literals, case)
     with connection.cursor() as cursor:
-        if len(literals) > 1:
+        if len(literals) > 1 or not windows:
             cursor.execute(
                 f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
                 "ORDER BY id LIMIT %s",
@@ -385,6 +414,11 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     # A regex that starts with (?i) ignores case even in a case-sensitive search.
     index_case = not _folds(query.q, regex=query.regex, case=query.case)
     result = SearchResult(used_index=bool(literals))
+    windows = (
+        connection.vendor == "postgresql"
+        and bool(literals)
+        and _postgres_windows_help(literals, index_case)
+    )
     chunks = chunks.order_by("pk")
     fields = (
         "pk",
@@ -422,7 +456,9 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                 # The first page usually fills from the first few candidates: ask for
                 # a text batch's worth first, and only then for larger batches.
                 size = CANDIDATE_BATCH if last_seen >= start_chunk else TEXT_BATCH
-                pending, exhausted = _candidate_ids(literals, last_seen, size, case=index_case)
+                pending, exhausted = _candidate_ids(
+                    literals, last_seen, size, case=index_case, windows=windows
+                )
                 if not pending:
                     return result
             # A page often fills from the first few candidates: read their text a few

@@ -299,3 +299,27 @@ def test_an_underscored_literal_reads_only_chunks_that_hold_it(tmp_path, setting
     pattern = engine.sqlite_like_pattern("get_or_create", regex=False, case=False)
     ids, last = engine._candidate_ids([pattern], -1, 100, case=False)
     assert len(ids) == 1 and last
+
+
+def test_postgres_asks_for_windows_only_when_the_planner_would_use_them(tmp_path, settings):
+    """A rare literal (the planner would recheck its whole GIN bitmap for every window)
+    takes one candidate query; the planner's choice is what decides."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from indexing.models import Repository
+    from search import engine
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's candidate windows")
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    files = {f"f{n}.py": "".join(f"value_{n}_{i} = {i}\n" for i in range(60)) for n in range(40)}
+    files["z.py"] = "Book.objects.get_or_create()\n"
+    repo = write_repo(tmp_path / "rare", files)
+    index_repository(Repository.objects.create(name="rare", path=str(repo)))
+    assert not engine._postgres_windows_help(["get_or_create"], False)
+    with CaptureQueriesContext(connection) as queries:
+        result = engine.search(engine.Query(q="get_or_create"))
+    assert [hit.path for hit in result.hits] == ["z.py"]
+    candidate_queries = [q["sql"] for q in queries if q["sql"].startswith("SELECT id FROM")]
+    assert len(candidate_queries) == 1 and "id <=" not in candidate_queries[0]
