@@ -1,12 +1,13 @@
 """Code search: a trigram index finds candidate chunks, exact matching confirms lines.
 
 SQLite uses an FTS5 table with the trigram tokenizer over chunk text, PostgreSQL
-a pg_trgm GIN index (search/migrations). Either way the index only narrows the
-chunks down; every reported line is matched again here, literally or with RE2,
-a linear-time engine, so a hostile pattern cannot tie up a worker. A regex
-contributes the longest literal it requires to the index lookup; a pattern
-with none (or a query shorter than three characters) is scanned chunk by chunk
-within a time budget, and says so when the budget runs out.
+a pg_trgm GIN index over the text with ASCII letters lowered (search/migrations).
+Either way the index only narrows the chunks down; every reported line is matched
+again here, literally or with RE2, a linear-time engine, so a hostile pattern
+cannot tie up a worker. A query becomes one LIKE pattern of the literal runs a
+match must hold, in order (like_pattern); a pattern with none (or a query shorter
+than three characters) is scanned chunk by chunk within a time budget, and says
+so when the budget runs out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import fnmatch
 import json
 import re
 import re._parser as sre_parse
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ CONTEXT_LINES = 2
 BATCH = 200
 CANDIDATE_BATCH = 500
 TEXT_BATCH = 50
+TEXT_BATCH_GROWTH = 4
 # PostgreSQL candidate windows, in chunk ids (see _postgres_candidate_ids).
 PG_FIRST_WINDOW = 1024
 PG_WINDOW_GROWTH = 4
@@ -121,6 +124,28 @@ def _folds(q: str, *, regex: bool, case: bool) -> bool:
         return False
 
 
+def chunk_gate(q: str, *, case: bool) -> Callable[[str], bool] | None:
+    """For a regex: a test of a whole chunk that fails only when no line of it can match,
+    so its lines need not be split and matched one by one; None when the regex requires
+    no literal. The literal runs must appear in order within one line: RE2 (linear time,
+    like everything that runs a pattern of the user's) looks for them joined by [^\\n]*.
+    Ignoring case, only ASCII runs are used, as in like_pattern."""
+    fold = _folds(q, regex=True, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    pieces = [
+        piece
+        for run in _required_runs(q, regex=True)
+        for piece in re.split(separators, run)
+        if piece
+    ][:MAX_LITERALS]
+    if not pieces:
+        return None
+    gate = re2.compile(
+        "[^\\n]*".join(re2.escape(piece) for piece in pieces), _re2_options(not fold)
+    )
+    return lambda text: gate.search(text) is not None
+
+
 def _line_needle(q: str, *, case: bool) -> str | None:
     """The longest literal every line a regex matches contains, casefolded when the match
     ignores case; None when there is none. Ignoring case, only ASCII pieces are used:
@@ -157,27 +182,10 @@ def _required_runs(q: str, *, regex: bool) -> list[str]:
     return [run for run in runs if run]
 
 
-def required_literals(q: str, *, regex: bool, case: bool = True, like: bool = True) -> list[str]:
-    """Literals every match must contain, usable by the trigram index (3+ characters,
-    and no LIKE wildcards when `like`: SQLite's index takes LIKE patterns), longest
-    first; empty when there is none.
-
-    For a case-insensitive search only ASCII runs are used: SQLite's LIKE folds
-    ASCII case only, so "école" would miss "École" in the index."""
-    runs = _required_runs(q, regex=regex)
-    separators = r"[%_\\\n\x00]" if like else r"[\n\x00]"
-    if _folds(q, regex=regex, case=case):
-        separators += r"|[^\x00-\x7f]"
-    pieces = {piece for run in runs for piece in re.split(separators, run)}
-    usable = sorted(
-        (p for p in pieces if len(p) >= MIN_INDEXED_LITERAL), key=lambda p: (-len(p), p)
-    )
-    return usable[:MAX_LITERALS]
-
-
-def sqlite_like_pattern(q: str, *, regex: bool, case: bool) -> str | None:
-    """One LIKE pattern every matching chunk satisfies, for SQLite's trigram index; None
-    when it would hold no three characters free of wildcards (the index could not help).
+def like_pattern(q: str, *, regex: bool, case: bool) -> str | None:
+    """One LIKE pattern every matching chunk satisfies, for the trigram index (SQLite's
+    FTS5 table, PostgreSQL's pg_trgm); None when it would hold no three characters free
+    of wildcards (the index could not help).
 
     The required runs stay whole and in order, and `%` or `_` inside them stay as they
     are: each matches itself among other things, so the pattern is still satisfied by
@@ -185,7 +193,8 @@ def sqlite_like_pattern(q: str, *, regex: bool, case: bool) -> str | None:
     instead of "get" AND "create", which half of a Python tree contains. Without an
     ESCAPE clause a backslash is an ordinary character. A newline or NUL cannot be part
     of a matching line, and for a case-insensitive search a non-ASCII character could
-    be another case (LIKE folds ASCII only): both become `%`."""
+    be another case (SQLite's LIKE and PostgreSQL's folded column fold ASCII only):
+    both become `%`."""
     fold = _folds(q, regex=regex, case=case)
     separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
     pieces = [
@@ -260,35 +269,44 @@ def _read_candidates(ids: list[int], files) -> list[tuple]:
 
 
 def _candidate_ids(
-    literals: list[str], after: int, limit: int, *, case: bool, windows: bool = True
+    pattern: str, after: int, limit: int, *, case: bool, windows: bool = True
 ) -> tuple[list[int], bool]:
-    """Chunk ids after `after` whose text may contain every literal, in id order, from
-    the index; and whether those are the last ones. `windows`: see
+    """Chunk ids after `after` whose text may match `pattern` (like_pattern), in id
+    order, from the index; and whether those are the last ones. `windows`: see
     _postgres_windows_help."""
     if connection.vendor == "sqlite":
-        # FTS5 accelerates LIKE on the trigram table (sqlite_like_pattern).
-        where = " AND ".join(["text LIKE %s"] * len(literals))
-        # Only placeholders are formatted in; the literals travel as parameters.
-        sql = (
-            f"SELECT rowid FROM search_chunk_fts WHERE {where} AND rowid > %s "  # noqa: S608
-            "ORDER BY rowid LIMIT %s"
-        )
-        params = ["%" + literal + "%" for literal in literals] + [after, limit]
+        # FTS5 answers LIKE on the trigram table from the index, and checks the pattern.
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(
+                "SELECT rowid FROM search_chunk_fts WHERE text LIKE %s AND rowid > %s "
+                "ORDER BY rowid LIMIT %s",
+                [pattern, after, limit],
+            )
             ids = [row[0] for row in cursor.fetchall()]
             return ids, len(ids) < limit
-    return _postgres_candidate_ids(literals, after, limit, case, windows)
+    return _postgres_candidate_ids(pattern, after, limit, case, windows)
 
 
-def _postgres_where(literals: list[str], case: bool) -> tuple[str, list[str]]:
-    operator = "~" if case else "~*"
-    where = " AND ".join([f"text {operator} %s"] * len(literals))
-    return where, [_postgres_regex(literal) for literal in literals]
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
-def _postgres_windows_help(literals: list[str], case: bool) -> bool:
-    """Whether asking for a window of ids at a time saves PostgreSQL work for this literal.
+def _postgres_where(pattern: str, case: bool) -> tuple[str, list[str]]:
+    """The condition on indexing_chunk for a like_pattern.
+
+    The GIN index is over text_folded, the text with ASCII letters lowered (a generated
+    column, search/migrations/0002): PostgreSQL rechecks every row the index proposes,
+    and a case-sensitive LIKE on the folded text rechecks two to three times faster
+    than ~* or ILIKE on the text, and plans in half the time. A case-sensitive search
+    adds LIKE on the text itself (as cheap). PostgreSQL's LIKE escapes with a backslash,
+    so a backslash of the query is doubled; % and _ stay wildcards (like_pattern)."""
+    escaped = pattern.replace("\\", "\\\\")
+    if case:
+        return "text_folded LIKE %s AND text LIKE %s", [escaped.translate(_ASCII_LOWER), escaped]
+    return "text_folded LIKE %s", [escaped.translate(_ASCII_LOWER)]
+
+
+def _postgres_windows_help(pattern: str, case: bool) -> bool:
+    """Whether asking for a window of ids at a time saves PostgreSQL work for this pattern.
 
     Only when the planner ANDs the GIN bitmap with the primary key's does a window limit
     the rows it rechecks. It does so when it expects many candidates; when it expects few
@@ -296,39 +314,34 @@ def _postgres_windows_help(literals: list[str], case: bool) -> bool:
     often far off: "get_or_create" is estimated at 1 row and has 542 candidates, since
     pg_trgm drops the underscores) it rechecks the whole bitmap and then filters the
     window, so every further window repeats that work (three times over for a rare
-    literal). Asking the planner costs one more planning (about 1 ms); one query over
+    literal). Asking the planner costs one more planning (under 1 ms); one query over
     all the ids then does that work once."""
-    if len(literals) != 1:
-        return False
-    where, patterns = _postgres_where(literals, case)
+    where, params = _postgres_where(pattern, case)
     with connection.cursor() as cursor:
         cursor.execute(
             f"EXPLAIN (FORMAT JSON) SELECT id FROM indexing_chunk WHERE {where} "  # noqa: S608
             "AND id > %s AND id <= %s ORDER BY id LIMIT %s",
-            [*patterns, 0, PG_FIRST_WINDOW, CANDIDATE_BATCH],
+            [*params, 0, PG_FIRST_WINDOW, CANDIDATE_BATCH],
         )
         plan = cursor.fetchone()[0]
     return '"BitmapAnd"' in (plan if isinstance(plan, str) else json.dumps(plan))
 
 
 def _postgres_candidate_ids(
-    literals: list[str], after: int, limit: int, case: bool, windows: bool
+    pattern: str, after: int, limit: int, case: bool, windows: bool
 ) -> tuple[list[int], bool]:
     # The GIN index yields a bitmap of candidate rows, and PostgreSQL rechecks every one
     # before it can sort them: a common literal would recheck thousands of chunks to fill
-    # one page. So a single literal asks for a window of ids at a time (the planner ANDs
-    # the GIN bitmap with the primary key's), growing the window until it yields enough
-    # candidates to read. Several literals narrow the bitmap themselves, and with them
-    # the planner's estimate drops so low that it would recheck the whole bitmap before
-    # filtering the window: they go in one query. A regular expression rechecks about
-    # twice as fast as ILIKE (bench/search_bench.py).
-    where, patterns = _postgres_where(literals, case)
+    # one page. So, when the planner combines them (_postgres_windows_help), it asks for
+    # a window of ids at a time, growing the window until it yields enough candidates.
+    # Only placeholders are formatted in; the pattern travels as a parameter.
+    where, params = _postgres_where(pattern, case)
     with connection.cursor() as cursor:
-        if len(literals) > 1 or not windows:
+        if not windows:
             cursor.execute(
                 f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
                 "ORDER BY id LIMIT %s",
-                [*patterns, after, limit],
+                [*params, after, limit],
             )
             ids = [row[0] for row in cursor.fetchall()]
             return ids, len(ids) < limit
@@ -341,7 +354,7 @@ def _postgres_candidate_ids(
         low, span, top = after, PG_FIRST_WINDOW, None
         while True:
             high = min(low + span, MAX_ID)
-            cursor.execute(sql, [*patterns, low, high, limit - len(found)])
+            cursor.execute(sql, [*params, low, high, limit - len(found)])
             window = [row[0] for row in cursor.fetchall()]
             found += window
             if len(found) >= wanted:
@@ -355,12 +368,6 @@ def _postgres_candidate_ids(
             # growing at most PG_WINDOW_GROWTH times.
             grow = 2 * (wanted - len(found)) / len(window) if window else PG_WINDOW_GROWTH
             low, span = high, int(span * max(1, min(grow, PG_WINDOW_GROWTH)))
-
-
-def _postgres_regex(literal: str) -> str:
-    """The literal as a PostgreSQL regular expression: a backslash before any character
-    that is not a letter or digit makes it literal, and pg_trgm still reads trigrams."""
-    return "".join(ch if ch.isalnum() else "\\" + ch for ch in literal)
 
 
 def resolve_repositories(values: list[str]) -> list[int]:
@@ -395,6 +402,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     if len(query.q) > MAX_QUERY_LENGTH:
         raise SearchError(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
     matches = matcher(query.q, regex=query.regex, case=query.case)
+    gate = chunk_gate(query.q, case=query.case) if query.regex else None
     # Compiled here, not through fnmatch's cache: distinct globs would pile up in it.
     path_matches = re.compile(fnmatch.translate(query.path_glob)).match if query.path_glob else None
     start_chunk, start_line = decode_cursor(query.cursor)
@@ -406,18 +414,14 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     if query.language:
         chunks = chunks.filter(file__language__iexact=query.language)
         files = files.filter(language__iexact=query.language)
-    if connection.vendor == "sqlite":
-        pattern = sqlite_like_pattern(query.q, regex=query.regex, case=query.case)
-        literals = [pattern] if pattern else []
-    else:
-        literals = required_literals(query.q, regex=query.regex, case=query.case, like=False)
+    pattern = like_pattern(query.q, regex=query.regex, case=query.case)
     # A regex that starts with (?i) ignores case even in a case-sensitive search.
     index_case = not _folds(query.q, regex=query.regex, case=query.case)
-    result = SearchResult(used_index=bool(literals))
+    result = SearchResult(used_index=pattern is not None)
     windows = (
         connection.vendor == "postgresql"
-        and bool(literals)
-        and _postgres_windows_help(literals, index_case)
+        and pattern is not None
+        and _postgres_windows_help(pattern, index_case)
     )
     chunks = chunks.order_by("pk")
     fields = (
@@ -441,9 +445,9 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                 if last_seen < start_chunk
                 else encode_cursor(last_seen + 1, 0)
             )
-            result.message = _budget_message(bool(literals))
+            result.message = _budget_message(pattern is not None)
             return result
-        if not literals:
+        if pattern is None:
             batch = list(chunks.filter(pk__gt=last_seen).values_list(*fields)[:BATCH])
             if not batch:
                 return result
@@ -457,17 +461,21 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                 # a text batch's worth first, and only then for larger batches.
                 size = CANDIDATE_BATCH if last_seen >= start_chunk else TEXT_BATCH
                 pending, exhausted = _candidate_ids(
-                    literals, last_seen, size, case=index_case, windows=windows
+                    pattern, last_seen, size, case=index_case, windows=windows
                 )
                 if not pending:
                     return result
             # A page often fills from the first few candidates: read their text a few
-            # at a time rather than all of them.
-            ids, pending = pending[:TEXT_BATCH], pending[TEXT_BATCH:]
+            # at a time rather than all of them; once the first few were not enough,
+            # more at a time (each read is two round trips).
+            size = TEXT_BATCH if last_seen < start_chunk else TEXT_BATCH * TEXT_BATCH_GROWTH
+            ids, pending = pending[:size], pending[size:]
             last_seen = ids[-1]
             batch = _read_candidates(ids, files)
         for chunk_id, first_line, text, path, language, repo_id, repo_name in batch:
             if path_matches is not None and not path_matches(path):
+                continue
+            if gate is not None and not gate(text):
                 continue
             lines = text.splitlines()
             for offset, line in enumerate(lines):
@@ -495,7 +503,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             if time.monotonic() > deadline:
                 result.truncated = True
                 result.next_cursor = encode_cursor(chunk_id, first_line + len(lines))
-                result.message = _budget_message(bool(literals))
+                result.message = _budget_message(pattern is not None)
                 return result
 
 

@@ -142,16 +142,6 @@ def test_a_scan_that_runs_out_of_budget_says_so_and_can_continue(indexed_repo):
     assert resumed.hits
 
 
-def test_required_literals_are_what_every_match_contains():
-    from search.engine import required_literals
-
-    assert required_literals("def \\w+_or_create\\(", regex=True) == ["create(", "def "]
-    assert required_literals("foo|barbaz", regex=True) == []
-    assert required_literals("[a-z]+", regex=True) == []
-    assert required_literals("100%_sure", regex=False) == ["sure", "100"]
-    assert required_literals("ab", regex=False) == []
-
-
 def test_non_ascii_case_insensitive_search_finds_every_case(
     api_client, tmp_path, settings, viewer_auth
 ):
@@ -220,20 +210,23 @@ def test_repo_may_repeat(api_client, indexed_repo, viewer_auth, tmp_path):
     assert {hit["repository"]["name"] for hit in one} == {"other"}
 
 
-def test_sqlite_like_pattern_keeps_the_runs_whole_and_in_order():
-    from search.engine import sqlite_like_pattern
+def test_like_pattern_keeps_the_runs_whole_and_in_order():
+    from search.engine import like_pattern
 
     # _ and % match themselves among other things: the pattern still admits every match.
-    assert sqlite_like_pattern("get_or_create", regex=False, case=False) == "%get_or_create%"
-    assert sqlite_like_pattern(r"self\.\w+_cache", regex=True, case=False) == "%self.%_cache%"
-    assert sqlite_like_pattern("100%_sure", regex=False, case=False) == "%100%_sure%"
+    assert like_pattern("get_or_create", regex=False, case=False) == "%get_or_create%"
+    assert like_pattern(r"self\.\w+_cache", regex=True, case=False) == "%self.%_cache%"
+    assert like_pattern("100%_sure", regex=False, case=False) == "%100%_sure%"
     # Nothing three characters long without a wildcard: the index could not help.
-    assert sqlite_like_pattern("a_b_c", regex=False, case=False) is None
-    assert sqlite_like_pattern("foo|barbaz", regex=True, case=False) is None
+    assert like_pattern("a_b_c", regex=False, case=False) is None
+    assert like_pattern("foo|barbaz", regex=True, case=False) is None
     # LIKE folds ASCII only: ignoring case, a non-ASCII letter becomes a wildcard.
-    assert sqlite_like_pattern("école", regex=False, case=False) == "%cole%"
-    assert sqlite_like_pattern("École", regex=False, case=True) == "%École%"
-    assert sqlite_like_pattern("a\nbcd\x00efg", regex=False, case=True) == "%bcd%efg%"
+    assert like_pattern("école", regex=False, case=False) == "%cole%"
+    assert like_pattern("École", regex=False, case=True) == "%École%"
+    assert like_pattern("a\nbcd\x00efg", regex=False, case=True) == "%bcd%efg%"
+    assert like_pattern(r"def \w+_or_create\(", regex=True, case=False) == "%def %_or_create(%"
+    assert like_pattern("[a-z]+", regex=True, case=False) is None
+    assert like_pattern("ab", regex=False, case=False) is None
 
 
 WILDCARDS = {
@@ -246,6 +239,8 @@ WILDCARDS = {
         "    self._meta_cache = {}\n"
         "self.name\n"
         "_cache = 1\n"
+        'path = "C:\\new\\table"\n'
+        "Ünïcode Straße\n"
     )
 }
 
@@ -271,6 +266,12 @@ def wildcard_repo(tmp_path, settings):
         # (?i) ignores case even in a case-sensitive search: the index must not lose it.
         ({"q": r"(?i)GET_OR_\w+", "regex": "true", "case": "true"}, [1, 2]),
         ({"q": r"get.or.create\(", "regex": "true"}, [1, 4]),
+        # A backslash is an ordinary character (PostgreSQL's LIKE would take it as escape).
+        ({"q": "C:\\new\\table"}, [9]),
+        ({"q": "new\\"}, [9]),
+        ({"q": r"C:\\new\\t", "regex": "true"}, [9]),
+        ({"q": "Straße", "case": "true"}, [10]),
+        ({"q": "ünïcode straße"}, [10]),
     ],
 )
 def test_literals_with_wildcard_characters_find_exactly_their_lines(
@@ -282,22 +283,18 @@ def test_literals_with_wildcard_characters_find_exactly_their_lines(
 
 
 def test_an_underscored_literal_reads_only_chunks_that_hold_it(tmp_path, settings):
-    """On SQLite the whole literal goes to the index: chunks with "get" and "create"
-    apart are not even candidates."""
-    from django.db import connection
-
+    """The whole literal goes to the index and its recheck: chunks with "get" and
+    "create" apart are not even candidates."""
     from indexing.models import Repository
     from search import engine
 
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's FTS5 pattern")
     settings.MCP_INDEX_ROOTS = [str(tmp_path)]
     files = {f"noise{n}.py": "get = 1\ncreate = 2\n" for n in range(30)}
     files["real.py"] = "Book.objects.get_or_create()\n"
     repo = write_repo(tmp_path / "many", files)
     index_repository(Repository.objects.create(name="many", path=str(repo)))
-    pattern = engine.sqlite_like_pattern("get_or_create", regex=False, case=False)
-    ids, last = engine._candidate_ids([pattern], -1, 100, case=False)
+    pattern = engine.like_pattern("GET_OR_CREATE", regex=False, case=False)
+    ids, last = engine._candidate_ids(pattern, -1, 100, case=False, windows=False)
     assert len(ids) == 1 and last
 
 
@@ -317,9 +314,20 @@ def test_postgres_asks_for_windows_only_when_the_planner_would_use_them(tmp_path
     files["z.py"] = "Book.objects.get_or_create()\n"
     repo = write_repo(tmp_path / "rare", files)
     index_repository(Repository.objects.create(name="rare", path=str(repo)))
-    assert not engine._postgres_windows_help(["get_or_create"], False)
+    assert not engine._postgres_windows_help("%get_or_create%", False)
     with CaptureQueriesContext(connection) as queries:
         result = engine.search(engine.Query(q="get_or_create"))
     assert [hit.path for hit in result.hits] == ["z.py"]
     candidate_queries = [q["sql"] for q in queries if q["sql"].startswith("SELECT id FROM")]
     assert len(candidate_queries) == 1 and "id <=" not in candidate_queries[0]
+
+
+def test_a_chunk_without_the_literals_on_one_line_is_skipped_whole():
+    from search.engine import chunk_gate
+
+    gate = chunk_gate(r"self\.\w+_cache", case=False)
+    assert not gate("x = self.name\n_cache = 1\n")
+    assert gate("a\n    SELF.meta_CACHE = {}\n")
+    assert chunk_gate(r"(?i)Foo\d+BAR", case=True)("foo1bar")
+    assert not chunk_gate(r"Foo\d+BAR", case=True)("foo1bar")
+    assert chunk_gate("[a-z]+", case=False) is None
