@@ -38,6 +38,7 @@ TEXT_BATCH_GROWTH = 4
 # PostgreSQL candidate windows, in chunk ids (see _postgres_candidate_ids).
 PG_FIRST_WINDOW = 1024
 PG_WINDOW_GROWTH = 4
+PG_MIN_WINDOW = 256
 SCAN_BUDGET_SECONDS = 2.0
 MIN_INDEXED_LITERAL = 3
 MAX_LITERALS = 4
@@ -365,9 +366,10 @@ def _postgres_candidate_ids(
             if high >= top:
                 return found, True
             # Size the next window from the density of this one (twice what it suggests),
-            # growing at most PG_WINDOW_GROWTH times.
+            # growing at most PG_WINDOW_GROWTH times; shrinking too, when only a few more
+            # are wanted (rechecking a whole large window for the last few cost ~3 ms).
             grow = 2 * (wanted - len(found)) / len(window) if window else PG_WINDOW_GROWTH
-            low, span = high, int(span * max(1, min(grow, PG_WINDOW_GROWTH)))
+            low, span = high, max(PG_MIN_WINDOW, int(span * min(grow, PG_WINDOW_GROWTH)))
 
 
 def resolve_repositories(values: list[str]) -> list[int]:
