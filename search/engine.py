@@ -86,24 +86,37 @@ def _re2_options(case: bool):
     return options
 
 
-def matcher(q: str, *, regex: bool, case: bool) -> Callable[[str], bool]:
+def line_matcher(q: str, *, regex: bool, case: bool) -> Callable[[str, list[str]], list[int]]:
+    """A function of a chunk's text and its lines (text.splitlines()) that gives the
+    offsets of the lines that match.
+
+    Ignoring case, the chunk is casefolded once and split, rather than each line: no
+    character casefolds to a line break, so the lines stay aligned (checked anyway).
+    A regex's lines must first hold its longest literal (a substring test), since a call
+    into RE2 costs several microseconds and most lines of a candidate chunk lack it."""
     if regex:
         try:
             compiled = re2.compile(q, _re2_options(case))
         except re2.error as exc:
             raise SearchError(f"Invalid regular expression: {_re2_message(exc)}") from None
-        # A call into RE2 costs several microseconds; most lines of a candidate chunk lack
-        # the pattern's longest literal, which a substring test rules out far sooner.
-        needle = _line_needle(q, case=case)
+        needle, fold = _line_needle(q, case=case), _folds(q, regex=True, case=case)
+    else:
+        compiled, needle, fold = None, (q if case else q.casefold()), not case
+
+    def matching(text: str, lines: list[str]) -> list[int]:
         if needle is None:
-            return lambda line: compiled.search(line) is not None
-        if _folds(q, regex=True, case=case):
-            return lambda line: needle in line.casefold() and compiled.search(line) is not None
-        return lambda line: needle in line and compiled.search(line) is not None
-    if case:
-        return lambda line: q in line
-    folded = q.casefold()
-    return lambda line: folded in line.casefold()
+            return [i for i, line in enumerate(lines) if compiled.search(line) is not None]
+        probes = lines
+        if fold:
+            probes = text.casefold().splitlines()
+            if len(probes) != len(lines):
+                probes = [line.casefold() for line in lines]
+        found = [i for i, probe in enumerate(probes) if needle in probe]
+        if compiled is None:
+            return found
+        return [i for i in found if compiled.search(lines[i]) is not None]
+
+    return matching
 
 
 def _re2_message(exc: Exception) -> str:
@@ -403,7 +416,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
         raise SearchError("Give a query in q.")
     if len(query.q) > MAX_QUERY_LENGTH:
         raise SearchError(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
-    matches = matcher(query.q, regex=query.regex, case=query.case)
+    matching_lines = line_matcher(query.q, regex=query.regex, case=query.case)
     gate = chunk_gate(query.q, case=query.case) if query.regex else None
     # Compiled here, not through fnmatch's cache: distinct globs would pile up in it.
     path_matches = re.compile(fnmatch.translate(query.path_glob)).match if query.path_glob else None
@@ -480,12 +493,11 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             if gate is not None and not gate(text):
                 continue
             lines = text.splitlines()
-            for offset, line in enumerate(lines):
+            for offset in matching_lines(text, lines):
                 number = first_line + offset
                 if chunk_id == start_chunk and number <= start_line:
                     continue
-                if not matches(line):
-                    continue
+                line = lines[offset]
                 if len(result.hits) == query.limit:
                     result.truncated = True
                     result.next_cursor = encode_cursor(chunk_id, number - 1)

@@ -331,3 +331,17 @@ def test_a_chunk_without_the_literals_on_one_line_is_skipped_whole():
     assert chunk_gate(r"(?i)Foo\d+BAR", case=True)("foo1bar")
     assert not chunk_gate(r"Foo\d+BAR", case=True)("foo1bar")
     assert chunk_gate("[a-z]+", case=False) is None
+
+
+def test_line_matcher_gives_the_offsets_of_matching_lines():
+    from search.engine import line_matcher
+
+    def offsets(q, text, **kwargs):
+        return line_matcher(q, **kwargs)(text, text.splitlines())
+
+    text = "A\nSTRASSE\r\nstraße\x0cİstanbul\nistanbul\n"
+    assert offsets("straße", text, regex=False, case=False) == [1, 2]
+    assert offsets("straße", text, regex=False, case=True) == [2]
+    assert offsets("i̇stanbul", text, regex=False, case=False) == [3]
+    assert offsets(r"STRA\w+E$", text, regex=True, case=False) == [1]
+    assert offsets(r"\w+ul", text, regex=True, case=True) == [3, 4]
