@@ -29,24 +29,38 @@ def words(name: str) -> list[str]:
 def _rank(name: str, query: str) -> int | None:
     """0 exact, 1 exact ignoring case and _, 2 prefix, 3 word initials or word prefixes,
     4 substring, 5 letters in order; None: no match."""
-    key, q = search_name(name), search_name(query)
-    if name == query:
-        return 0
-    if key == q:
-        return 1
-    if key.startswith(q):
-        return 2
-    name_words, query_words = words(name), words(query) or [q]
-    if "".join(w[0] for w in name_words).startswith(q) or _words_prefix(name_words, query_words):
-        return 3
-    if q in key:
-        return 4
-    position = 0
-    for char in q:
-        position = key.find(char, position) + 1
-        if position == 0:
-            return None
-    return 5
+    return _ranker(query)(name)
+
+
+def _ranker(query: str):
+    """_rank for one query over many names: what depends on the query only is worked out
+    once, not for each of the up to 2 * SYMBOL_CANDIDATES names."""
+    q = search_name(query)
+    query_words = words(query) or [q]
+
+    def rank(name: str) -> int | None:
+        if name == query:
+            return 0
+        key = search_name(name)
+        if key == q:
+            return 1
+        if key.startswith(q):
+            return 2
+        name_words = words(name)
+        if "".join(w[0] for w in name_words).startswith(q) or _words_prefix(
+            name_words, query_words
+        ):
+            return 3
+        if q in key:
+            return 4
+        position = 0
+        for char in q:
+            position = key.find(char, position) + 1
+            if position == 0:
+                return None
+        return 5
+
+    return rank
 
 
 def _words_prefix(name_words: list[str], query_words: list[str]) -> bool:
@@ -137,9 +151,10 @@ def symbol_search(
         )
     }
     ranked = []
+    rank_of = _ranker(q)
     for row in found:
         name = row[NAME]
-        if row[FILE_ID] in shown and (rank := _rank(name, q)) is not None:
+        if row[FILE_ID] in shown and (rank := rank_of(name)) is not None:
             ranked.append((rank, len(name), name, row[0], row))
     ranked.sort(key=lambda entry: entry[:4])
     results = []
