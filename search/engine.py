@@ -264,11 +264,7 @@ def _read_candidates(ids: list[int], files) -> list[tuple]:
 
     Two lookups by primary key: joining chunks to visible files in one query makes
     PostgreSQL hash every visible file of every repository for each page."""
-    chunks = list(
-        Chunk.objects.filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", "start_line", "text", "file_id")
-    )
+    chunks = _chunks_by_id(ids)
     file_info = {
         row[0]: row[1:]
         for row in files.filter(pk__in={chunk[3] for chunk in chunks}).values_list(
@@ -280,6 +276,28 @@ def _read_candidates(ids: list[int], files) -> list[tuple]:
         for pk, start_line, text, file_id in chunks
         if file_id in file_info
     ]
+
+
+def _chunks_by_id(ids: list[int]) -> list[tuple[int, int, str, int]]:
+    """(id, start_line, text, file_id) of these chunks, in id order.
+
+    Plain SQL: building the same query with the ORM took about 1 ms, longer than running
+    it. PostgreSQL takes the ids as one array parameter (= ANY), not one literal each."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT id, start_line, text, file_id FROM indexing_chunk "
+                "WHERE id = ANY(%s) ORDER BY id",
+                [list(ids)],
+            )
+        else:
+            placeholders = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                "SELECT id, start_line, text, file_id FROM indexing_chunk "  # noqa: S608
+                f"WHERE id IN ({placeholders}) ORDER BY id",
+                list(ids),
+            )
+        return cursor.fetchall()
 
 
 def _candidate_ids(

@@ -138,11 +138,12 @@ def symbol_search(
         extra = symbols.filter(
             RawSQL('"indexing_symbol"."search_name" LIKE %s', [in_order], BooleanField())
         )
-        found += list(
-            extra.exclude(pk__in=seen)
-            .order_by(*by_length)
-            .values_list(*SYMBOL_COLUMNS)[:SYMBOL_CANDIDATES]
-        )
+        # The prefix matches already found are dropped here rather than in SQL: a NOT IN
+        # of up to SYMBOL_CANDIDATES ids cost more to build and plan than to skip.
+        more = extra.order_by(*by_length).values_list(*SYMBOL_COLUMNS)
+        found += [row for row in more[: SYMBOL_CANDIDATES + len(seen)] if row[0] not in seen][
+            :SYMBOL_CANDIDATES
+        ]
     # Rows of a generation being built, or just replaced, are not shown.
     shown = {
         row[0]: row
