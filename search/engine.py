@@ -35,6 +35,10 @@ BATCH = 200
 CANDIDATE_BATCH = 500
 TEXT_BATCH = 50
 TEXT_BATCH_GROWTH = 4
+# The first candidates asked for and read: a page of 50 hits takes 51 matches (the 51st
+# says it was cut short), and many chunks hold one match: 50 chunks often meant a second
+# round of index query and reads for one more line.
+FIRST_BATCH = 64
 # PostgreSQL candidate windows, in chunk ids (see _postgres_candidate_ids).
 PG_FIRST_WINDOW = 1024
 PG_WINDOW_GROWTH = 4
@@ -500,7 +504,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                     return result
                 # The first page usually fills from the first few candidates: ask for
                 # a text batch's worth first, and only then for larger batches.
-                size = CANDIDATE_BATCH if last_seen >= start_chunk else TEXT_BATCH
+                size = CANDIDATE_BATCH if last_seen >= start_chunk else FIRST_BATCH
                 pending, exhausted = _candidate_ids(
                     pattern, last_seen, size, case=index_case, windows=windows
                 )
@@ -509,7 +513,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             # A page often fills from the first few candidates: read their text a few
             # at a time rather than all of them; once the first few were not enough,
             # more at a time (each read is two round trips).
-            size = TEXT_BATCH if last_seen < start_chunk else TEXT_BATCH * TEXT_BATCH_GROWTH
+            size = FIRST_BATCH if last_seen < start_chunk else TEXT_BATCH * TEXT_BATCH_GROWTH
             ids, pending = pending[:size], pending[size:]
             last_seen = ids[-1]
             batch = _read_candidates(ids, query.repositories, query.language)

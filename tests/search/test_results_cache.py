@@ -91,6 +91,7 @@ def test_small_candidate_windows_page_to_the_same_end(indexed_repo, monkeypatch,
     expected = every_hit()
     monkeypatch.setattr(engine, "PG_FIRST_WINDOW", 1)
     monkeypatch.setattr(engine, "TEXT_BATCH", 1)
+    monkeypatch.setattr(engine, "FIRST_BATCH", 1)
     monkeypatch.setattr(engine, "CANDIDATE_BATCH", 2)
     monkeypatch.setattr(engine, "_postgres_windows_help", lambda *_args: windows)
     assert every_hit() == expected
