@@ -117,6 +117,15 @@ def visible_at(generation: int, prefix: str = "") -> Q:
     )
 
 
+def visible_at_sql(file: str, repository: str) -> str:
+    """visible_at as SQL, for queries written by hand: `file` and `repository` are the
+    aliases of indexing_indexedfile and of its indexing_repository row."""
+    return (
+        f"{file}.added_in <= {repository}.generation AND "
+        f"({file}.removed_in IS NULL OR {file}.removed_in > {repository}.generation)"
+    )
+
+
 class Chunk(models.Model):
     """About 50 lines of a file: the unit text search works on."""
 

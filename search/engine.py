@@ -1,12 +1,13 @@
 """Code search: a trigram index finds candidate chunks, exact matching confirms lines.
 
 SQLite uses an FTS5 table with the trigram tokenizer over chunk text, PostgreSQL
-a pg_trgm GIN index (search/migrations). Either way the index only narrows the
-chunks down; every reported line is matched again here, literally or with RE2,
-a linear-time engine, so a hostile pattern cannot tie up a worker. A regex
-contributes the longest literal it requires to the index lookup; a pattern
-with none (or a query shorter than three characters) is scanned chunk by chunk
-within a time budget, and says so when the budget runs out.
+a pg_trgm GIN index over the text with ASCII letters lowered (search/migrations).
+Either way the index only narrows the chunks down; every reported line is matched
+again here, literally or with RE2, a linear-time engine, so a hostile pattern
+cannot tie up a worker. A query becomes one LIKE pattern of the literal runs a
+match must hold, in order (like_pattern); a pattern with none (or a query shorter
+than three characters) is scanned chunk by chunk within a time budget, and says
+so when the budget runs out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import fnmatch
 import json
 import re
 import re._parser as sre_parse
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,16 +27,22 @@ import re2
 from django.db import connection
 from django.db.models import F
 
-from indexing.models import Chunk, IndexedFile, Repository, visible_at
+from indexing.models import Chunk, Repository, visible_at, visible_at_sql
 
 MAX_QUERY_LENGTH = 1000
 CONTEXT_LINES = 2
 BATCH = 200
 CANDIDATE_BATCH = 500
 TEXT_BATCH = 50
+TEXT_BATCH_GROWTH = 4
+# The first candidates asked for and read: a page of 50 hits takes 51 matches (the 51st
+# says it was cut short), and many chunks hold one match: 50 chunks often meant a second
+# round of index query and reads for one more line.
+FIRST_BATCH = 64
 # PostgreSQL candidate windows, in chunk ids (see _postgres_candidate_ids).
 PG_FIRST_WINDOW = 1024
 PG_WINDOW_GROWTH = 4
+PG_MIN_WINDOW = 256
 SCAN_BUDGET_SECONDS = 2.0
 MIN_INDEXED_LITERAL = 3
 MAX_LITERALS = 4
@@ -82,17 +90,37 @@ def _re2_options(case: bool):
     return options
 
 
-def matcher(q: str, *, regex: bool, case: bool) -> Callable[[str], bool]:
+def line_matcher(q: str, *, regex: bool, case: bool) -> Callable[[str, list[str]], list[int]]:
+    """A function of a chunk's text and its lines (text.splitlines()) that gives the
+    offsets of the lines that match.
+
+    Ignoring case, the chunk is casefolded once and split, rather than each line: no
+    character casefolds to a line break, so the lines stay aligned (checked anyway).
+    A regex's lines must first hold its longest literal (a substring test), since a call
+    into RE2 costs several microseconds and most lines of a candidate chunk lack it."""
     if regex:
         try:
             compiled = re2.compile(q, _re2_options(case))
         except re2.error as exc:
             raise SearchError(f"Invalid regular expression: {_re2_message(exc)}") from None
-        return lambda line: compiled.search(line) is not None
-    if case:
-        return lambda line: q in line
-    folded = q.casefold()
-    return lambda line: folded in line.casefold()
+        needle, fold = _line_needle(q, case=case), _folds(q, regex=True, case=case)
+    else:
+        compiled, needle, fold = None, (q if case else q.casefold()), not case
+
+    def matching(text: str, lines: list[str]) -> list[int]:
+        if needle is None:
+            return [i for i, line in enumerate(lines) if compiled.search(line) is not None]
+        probes = lines
+        if fold:
+            probes = text.casefold().splitlines()
+            if len(probes) != len(lines):
+                probes = [line.casefold() for line in lines]
+        found = [i for i, probe in enumerate(probes) if needle in probe]
+        if compiled is None:
+            return found
+        return [i for i in found if compiled.search(lines[i]) is not None]
+
+    return matching
 
 
 def _re2_message(exc: Exception) -> str:
@@ -102,38 +130,102 @@ def _re2_message(exc: Exception) -> str:
     return text[:200]
 
 
-def required_literals(q: str, *, regex: bool, case: bool = True, like: bool = True) -> list[str]:
-    """Literals every match must contain, usable by the trigram index (3+ characters,
-    and no LIKE wildcards when `like`: SQLite's index takes LIKE patterns), longest
-    first; empty when there is none.
-
-    For a case-insensitive search only ASCII runs are used: SQLite's LIKE folds
-    ASCII case only, so "école" would miss "École" in the index."""
-    if not regex:
-        runs = [q]
-    else:
-        try:
-            parsed = sre_parse.parse(q)
-        except Exception:  # RE2 syntax Python's parser does not know: no prefilter
-            return []
-        if any(op is sre_parse.BRANCH for op, _value in parsed):
-            return []  # a top-level alternation: no single literal is required
-        runs, current = [], []
-        for op, value in parsed:
-            if op is sre_parse.LITERAL:
-                current.append(chr(value))
-            else:
-                runs.append("".join(current))
-                current = []
-        runs.append("".join(current))
-    separators = r"[%_\\\n\x00]" if like else r"[\n\x00]"
+def _folds(q: str, *, regex: bool, case: bool) -> bool:
+    """Whether matching ignores case: asked for, or a regex that starts with (?i)."""
     if not case:
-        separators += r"|[^\x00-\x7f]"
-    pieces = {piece for run in runs for piece in re.split(separators, run)}
-    usable = sorted(
-        (p for p in pieces if len(p) >= MIN_INDEXED_LITERAL), key=lambda p: (-len(p), p)
+        return True
+    if not regex:
+        return False
+    try:
+        return bool(sre_parse.parse(q).state.flags & sre_parse.SRE_FLAG_IGNORECASE)
+    except Exception:  # RE2 syntax Python's parser does not know: no literal is used
+        return False
+
+
+def chunk_gate(q: str, *, case: bool) -> Callable[[str], bool] | None:
+    """For a regex: a test of a whole chunk that fails only when no line of it can match,
+    so its lines need not be split and matched one by one; None when the regex requires
+    no literal. The literal runs must appear in order within one line: RE2 (linear time,
+    like everything that runs a pattern of the user's) looks for them joined by [^\\n]*.
+    Ignoring case, only ASCII runs are used, as in like_pattern."""
+    fold = _folds(q, regex=True, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    pieces = [
+        piece
+        for run in _required_runs(q, regex=True)
+        for piece in re.split(separators, run)
+        if piece
+    ][:MAX_LITERALS]
+    if not pieces:
+        return None
+    gate = re2.compile(
+        "[^\\n]*".join(re2.escape(piece) for piece in pieces), _re2_options(not fold)
     )
-    return usable[:MAX_LITERALS]
+    return lambda text: gate.search(text) is not None
+
+
+def _line_needle(q: str, *, case: bool) -> str | None:
+    """The longest literal every line a regex matches contains, casefolded when the match
+    ignores case; None when there is none. Ignoring case, only ASCII pieces are used:
+    every character RE2 folds to an ASCII letter (K, the Kelvin sign, k) casefolds to that
+    letter, which does not hold for every non-ASCII one."""
+    fold = _folds(q, regex=True, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    pieces = [piece for run in _required_runs(q, regex=True) for piece in re.split(separators, run)]
+    longest = max(pieces, key=len, default="")
+    if not longest:
+        return None
+    return longest.casefold() if fold else longest
+
+
+def _required_runs(q: str, *, regex: bool) -> list[str]:
+    """The literal runs every match contains, in the order a match contains them; empty
+    when nothing is required (a top-level alternation, or syntax Python cannot parse)."""
+    if not regex:
+        return [q]
+    try:
+        parsed = sre_parse.parse(q)
+    except Exception:  # RE2 syntax Python's parser does not know: no prefilter
+        return []
+    if any(op is sre_parse.BRANCH for op, _value in parsed):
+        return []  # a top-level alternation: no single literal is required
+    runs, current = [], []
+    for op, value in parsed:
+        if op is sre_parse.LITERAL:
+            current.append(chr(value))
+        else:
+            runs.append("".join(current))
+            current = []
+    runs.append("".join(current))
+    return [run for run in runs if run]
+
+
+def like_pattern(q: str, *, regex: bool, case: bool) -> str | None:
+    """One LIKE pattern every matching chunk satisfies, for the trigram index (SQLite's
+    FTS5 table, PostgreSQL's pg_trgm); None when it would hold no three characters free
+    of wildcards (the index could not help).
+
+    The required runs stay whole and in order, and `%` or `_` inside them stay as they
+    are: each matches itself among other things, so the pattern is still satisfied by
+    every match. That keeps "get_or_create" one term (the index checks the whole string)
+    instead of "get" AND "create", which half of a Python tree contains. Without an
+    ESCAPE clause a backslash is an ordinary character. A newline or NUL cannot be part
+    of a matching line, and for a case-insensitive search a non-ASCII character could
+    be another case (SQLite's LIKE and PostgreSQL's folded column fold ASCII only):
+    both become `%`."""
+    fold = _folds(q, regex=regex, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    pieces = [
+        piece
+        for run in _required_runs(q, regex=regex)
+        for piece in re.split(separators, run)
+        if len(piece) >= MIN_INDEXED_LITERAL
+    ][:MAX_LITERALS]
+    if not any(
+        len(part) >= MIN_INDEXED_LITERAL for piece in pieces for part in re.split(r"[%_]", piece)
+    ):
+        return None
+    return "%" + "%".join(pieces) + "%"
 
 
 # --- Cursors ----------------------------------------------------------------------------
@@ -166,27 +258,31 @@ def visible_chunks():
     return Chunk.objects.filter(visible_at(F("file__repository__generation"), "file__"))
 
 
-def visible_files():
-    """Files each repository's live generation shows."""
-    return IndexedFile.objects.filter(visible_at(F("repository__generation")))
-
-
-def _read_candidates(ids: list[int], files) -> list[tuple]:
-    """The chunks with these ids whose file is among `files`, in id order.
+def _read_candidates(ids: list[int], repositories: list[int], language: str | None) -> list[tuple]:
+    """The chunks with these ids whose file is visible (and in `repositories`, in
+    `language`, when given), in id order.
 
     Two lookups by primary key: joining chunks to visible files in one query makes
-    PostgreSQL hash every visible file of every repository for each page."""
-    chunks = list(
-        Chunk.objects.filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", "start_line", "text", "file_id")
-    )
-    file_info = {
-        row[0]: row[1:]
-        for row in files.filter(pk__in={chunk[3] for chunk in chunks}).values_list(
-            "pk", "path", "language", "repository_id", "repository__name"
+    PostgreSQL hash every visible file of every repository for each page. Plain SQL:
+    building these queries with the ORM took about 1 ms each, longer than running them."""
+    chunks = _chunks_by_id(ids)
+    where, params = _id_in("f.id", {chunk[3] for chunk in chunks})
+    conditions = [visible_at_sql("f", "r"), where]
+    if repositories:
+        where, more = _id_in("f.repository_id", repositories)
+        conditions.append(where)
+        params += more
+    if language:
+        conditions.append("lower(f.language) = lower(%s)")
+        params.append(language)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT f.id, f.path, f.language, f.repository_id, r.name "  # noqa: S608
+            "FROM indexing_indexedfile f JOIN indexing_repository r ON r.id = f.repository_id "
+            f"WHERE {' AND '.join(conditions)}",
+            params,
         )
-    }
+        file_info = {row[0]: row[1:] for row in cursor.fetchall()}
     return [
         (pk, start_line, text, *file_info[file_id])
         for pk, start_line, text, file_id in chunks
@@ -194,47 +290,104 @@ def _read_candidates(ids: list[int], files) -> list[tuple]:
     ]
 
 
-def _candidate_ids(
-    literals: list[str], after: int, limit: int, *, case: bool
-) -> tuple[list[int], bool]:
-    """Chunk ids after `after` whose text may contain every literal, in id order, from
-    the index; and whether those are the last ones."""
-    if connection.vendor == "sqlite":
-        # FTS5 accelerates LIKE on the trigram table; the literals hold no % or _.
-        where = " AND ".join(["text LIKE %s"] * len(literals))
-        # Only placeholders are formatted in; the literals travel as parameters.
-        sql = (
-            f"SELECT rowid FROM search_chunk_fts WHERE {where} AND rowid > %s "  # noqa: S608
-            "ORDER BY rowid LIMIT %s"
+def _id_in(column: str, values) -> tuple[str, list]:
+    """`column` among `values`, and its parameters: one array on PostgreSQL (planned
+    faster than one literal per value), IN (...) on SQLite."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [values]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def _chunks_by_id(ids: list[int]) -> list[tuple[int, int, str, int]]:
+    """(id, start_line, text, file_id) of these chunks, in id order.
+
+    Plain SQL: building the same query with the ORM took about 1 ms, longer than running
+    it. PostgreSQL takes the ids as one array parameter (= ANY), not one literal each."""
+    where, params = _id_in("id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, start_line, text, file_id FROM indexing_chunk "  # noqa: S608
+            f"WHERE {where} ORDER BY id",
+            params,
         )
-        params = ["%" + literal + "%" for literal in literals] + [after, limit]
+        return cursor.fetchall()
+
+
+def _candidate_ids(
+    pattern: str, after: int, limit: int, *, case: bool, windows: bool = True
+) -> tuple[list[int], bool]:
+    """Chunk ids after `after` whose text may match `pattern` (like_pattern), in id
+    order, from the index; and whether those are the last ones. `windows`: see
+    _postgres_windows_help."""
+    if connection.vendor == "sqlite":
+        # FTS5 answers LIKE on the trigram table from the index, and checks the pattern.
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(
+                "SELECT rowid FROM search_chunk_fts WHERE text LIKE %s AND rowid > %s "
+                "ORDER BY rowid LIMIT %s",
+                [pattern, after, limit],
+            )
             ids = [row[0] for row in cursor.fetchall()]
             return ids, len(ids) < limit
-    return _postgres_candidate_ids(literals, after, limit, case)
+    return _postgres_candidate_ids(pattern, after, limit, case, windows)
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _postgres_where(pattern: str, case: bool) -> tuple[str, list[str]]:
+    """The condition on indexing_chunk for a like_pattern.
+
+    The GIN index is over text_folded, the text with ASCII letters lowered (a generated
+    column, search/migrations/0002): PostgreSQL rechecks every row the index proposes,
+    and a case-sensitive LIKE on the folded text rechecks two to three times faster
+    than ~* or ILIKE on the text, and plans in half the time. A case-sensitive search
+    adds LIKE on the text itself (as cheap). PostgreSQL's LIKE escapes with a backslash,
+    so a backslash of the query is doubled; % and _ stay wildcards (like_pattern)."""
+    escaped = pattern.replace("\\", "\\\\")
+    if case:
+        return "text_folded LIKE %s AND text LIKE %s", [escaped.translate(_ASCII_LOWER), escaped]
+    return "text_folded LIKE %s", [escaped.translate(_ASCII_LOWER)]
+
+
+def _postgres_windows_help(pattern: str, case: bool) -> bool:
+    """Whether asking for a window of ids at a time saves PostgreSQL work for this pattern.
+
+    Only when the planner ANDs the GIN bitmap with the primary key's does a window limit
+    the rows it rechecks. It does so when it expects many candidates; when it expects few
+    (its estimate comes from the few chunks narrow enough to have statistics, and is
+    often far off: "get_or_create" is estimated at 1 row and has 542 candidates, since
+    pg_trgm drops the underscores) it rechecks the whole bitmap and then filters the
+    window, so every further window repeats that work (three times over for a rare
+    literal). Asking the planner costs one more planning (under 1 ms); one query over
+    all the ids then does that work once."""
+    where, params = _postgres_where(pattern, case)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT id FROM indexing_chunk WHERE {where} "  # noqa: S608
+            "AND id > %s AND id <= %s ORDER BY id LIMIT %s",
+            [*params, 0, PG_FIRST_WINDOW, CANDIDATE_BATCH],
+        )
+        plan = cursor.fetchone()[0]
+    return '"BitmapAnd"' in (plan if isinstance(plan, str) else json.dumps(plan))
 
 
 def _postgres_candidate_ids(
-    literals: list[str], after: int, limit: int, case: bool
+    pattern: str, after: int, limit: int, case: bool, windows: bool
 ) -> tuple[list[int], bool]:
     # The GIN index yields a bitmap of candidate rows, and PostgreSQL rechecks every one
     # before it can sort them: a common literal would recheck thousands of chunks to fill
-    # one page. So a single literal asks for a window of ids at a time (the planner ANDs
-    # the GIN bitmap with the primary key's), growing the window until it yields enough
-    # candidates to read. Several literals narrow the bitmap themselves, and with them
-    # the planner's estimate drops so low that it would recheck the whole bitmap before
-    # filtering the window: they go in one query. A regular expression rechecks about
-    # twice as fast as ILIKE (bench/search_bench.py).
-    operator = "~" if case else "~*"
-    where = " AND ".join([f"text {operator} %s"] * len(literals))
-    patterns = [_postgres_regex(literal) for literal in literals]
+    # one page. So, when the planner combines them (_postgres_windows_help), it asks for
+    # a window of ids at a time, growing the window until it yields enough candidates.
+    # Only placeholders are formatted in; the pattern travels as a parameter.
+    where, params = _postgres_where(pattern, case)
     with connection.cursor() as cursor:
-        if len(literals) > 1:
+        if not windows:
             cursor.execute(
                 f"SELECT id FROM indexing_chunk WHERE {where} AND id > %s "  # noqa: S608
                 "ORDER BY id LIMIT %s",
-                [*patterns, after, limit],
+                [*params, after, limit],
             )
             ids = [row[0] for row in cursor.fetchall()]
             return ids, len(ids) < limit
@@ -247,7 +400,7 @@ def _postgres_candidate_ids(
         low, span, top = after, PG_FIRST_WINDOW, None
         while True:
             high = min(low + span, MAX_ID)
-            cursor.execute(sql, [*patterns, low, high, limit - len(found)])
+            cursor.execute(sql, [*params, low, high, limit - len(found)])
             window = [row[0] for row in cursor.fetchall()]
             found += window
             if len(found) >= wanted:
@@ -258,15 +411,10 @@ def _postgres_candidate_ids(
             if high >= top:
                 return found, True
             # Size the next window from the density of this one (twice what it suggests),
-            # growing at most PG_WINDOW_GROWTH times.
+            # growing at most PG_WINDOW_GROWTH times; shrinking too, when only a few more
+            # are wanted (rechecking a whole large window for the last few cost ~3 ms).
             grow = 2 * (wanted - len(found)) / len(window) if window else PG_WINDOW_GROWTH
-            low, span = high, int(span * max(1, min(grow, PG_WINDOW_GROWTH)))
-
-
-def _postgres_regex(literal: str) -> str:
-    """The literal as a PostgreSQL regular expression: a backslash before any character
-    that is not a letter or digit makes it literal, and pg_trgm still reads trigrams."""
-    return "".join(ch if ch.isalnum() else "\\" + ch for ch in literal)
+            low, span = high, max(PG_MIN_WINDOW, int(span * min(grow, PG_WINDOW_GROWTH)))
 
 
 def resolve_repositories(values: list[str]) -> list[int]:
@@ -300,22 +448,26 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
         raise SearchError("Give a query in q.")
     if len(query.q) > MAX_QUERY_LENGTH:
         raise SearchError(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
-    matches = matcher(query.q, regex=query.regex, case=query.case)
+    matching_lines = line_matcher(query.q, regex=query.regex, case=query.case)
+    gate = chunk_gate(query.q, case=query.case) if query.regex else None
     # Compiled here, not through fnmatch's cache: distinct globs would pile up in it.
     path_matches = re.compile(fnmatch.translate(query.path_glob)).match if query.path_glob else None
     start_chunk, start_line = decode_cursor(query.cursor)
 
-    chunks, files = visible_chunks(), visible_files()
+    chunks = visible_chunks()
     if query.repositories:
         chunks = chunks.filter(file__repository_id__in=query.repositories)
-        files = files.filter(repository_id__in=query.repositories)
     if query.language:
         chunks = chunks.filter(file__language__iexact=query.language)
-        files = files.filter(language__iexact=query.language)
-    literals = required_literals(
-        query.q, regex=query.regex, case=query.case, like=connection.vendor == "sqlite"
+    pattern = like_pattern(query.q, regex=query.regex, case=query.case)
+    # A regex that starts with (?i) ignores case even in a case-sensitive search.
+    index_case = not _folds(query.q, regex=query.regex, case=query.case)
+    result = SearchResult(used_index=pattern is not None)
+    windows = (
+        connection.vendor == "postgresql"
+        and pattern is not None
+        and _postgres_windows_help(pattern, index_case)
     )
-    result = SearchResult(used_index=bool(literals))
     chunks = chunks.order_by("pk")
     fields = (
         "pk",
@@ -338,9 +490,9 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
                 if last_seen < start_chunk
                 else encode_cursor(last_seen + 1, 0)
             )
-            result.message = _budget_message(bool(literals))
+            result.message = _budget_message(pattern is not None)
             return result
-        if not literals:
+        if pattern is None:
             batch = list(chunks.filter(pk__gt=last_seen).values_list(*fields)[:BATCH])
             if not batch:
                 return result
@@ -350,26 +502,32 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             if not pending:
                 if exhausted:
                     return result
+                # The first page usually fills from the first few candidates: ask for
+                # a text batch's worth first, and only then for larger batches.
+                size = CANDIDATE_BATCH if last_seen >= start_chunk else FIRST_BATCH
                 pending, exhausted = _candidate_ids(
-                    literals, last_seen, CANDIDATE_BATCH, case=query.case
+                    pattern, last_seen, size, case=index_case, windows=windows
                 )
                 if not pending:
                     return result
             # A page often fills from the first few candidates: read their text a few
-            # at a time rather than all of them.
-            ids, pending = pending[:TEXT_BATCH], pending[TEXT_BATCH:]
+            # at a time rather than all of them; once the first few were not enough,
+            # more at a time (each read is two round trips).
+            size = FIRST_BATCH if last_seen < start_chunk else TEXT_BATCH * TEXT_BATCH_GROWTH
+            ids, pending = pending[:size], pending[size:]
             last_seen = ids[-1]
-            batch = _read_candidates(ids, files)
+            batch = _read_candidates(ids, query.repositories, query.language)
         for chunk_id, first_line, text, path, language, repo_id, repo_name in batch:
             if path_matches is not None and not path_matches(path):
                 continue
+            if gate is not None and not gate(text):
+                continue
             lines = text.splitlines()
-            for offset, line in enumerate(lines):
+            for offset in matching_lines(text, lines):
                 number = first_line + offset
                 if chunk_id == start_chunk and number <= start_line:
                     continue
-                if not matches(line):
-                    continue
+                line = lines[offset]
                 if len(result.hits) == query.limit:
                     result.truncated = True
                     result.next_cursor = encode_cursor(chunk_id, number - 1)
@@ -389,7 +547,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             if time.monotonic() > deadline:
                 result.truncated = True
                 result.next_cursor = encode_cursor(chunk_id, first_line + len(lines))
-                result.message = _budget_message(bool(literals))
+                result.message = _budget_message(pattern is not None)
                 return result
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from django.db.models import F
+from django.db import connection
+from django.db.models import BooleanField, F
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 
@@ -27,24 +29,38 @@ def words(name: str) -> list[str]:
 def _rank(name: str, query: str) -> int | None:
     """0 exact, 1 exact ignoring case and _, 2 prefix, 3 word initials or word prefixes,
     4 substring, 5 letters in order; None: no match."""
-    key, q = search_name(name), search_name(query)
-    if name == query:
-        return 0
-    if key == q:
-        return 1
-    if key.startswith(q):
-        return 2
-    name_words, query_words = words(name), words(query) or [q]
-    if "".join(w[0] for w in name_words).startswith(q) or _words_prefix(name_words, query_words):
-        return 3
-    if q in key:
-        return 4
-    position = 0
-    for char in q:
-        position = key.find(char, position) + 1
-        if position == 0:
-            return None
-    return 5
+    return _ranker(query)(name)
+
+
+def _ranker(query: str):
+    """_rank for one query over many names: what depends on the query only is worked out
+    once, not for each of the up to 2 * SYMBOL_CANDIDATES names."""
+    q = search_name(query)
+    query_words = words(query) or [q]
+
+    def rank(name: str) -> int | None:
+        if name == query:
+            return 0
+        key = search_name(name)
+        if key == q:
+            return 1
+        if key.startswith(q):
+            return 2
+        name_words = words(name)
+        if "".join(w[0] for w in name_words).startswith(q) or _words_prefix(
+            name_words, query_words
+        ):
+            return 3
+        if q in key:
+            return 4
+        position = 0
+        for char in q:
+            position = key.find(char, position) + 1
+            if position == 0:
+                return None
+        return 5
+
+    return rank
 
 
 def _words_prefix(name_words: list[str], query_words: list[str]) -> bool:
@@ -59,6 +75,27 @@ def _words_prefix(name_words: list[str], query_words: list[str]) -> bool:
     return True
 
 
+SYMBOL_COLUMNS = ("id", "file_id", "name", "kind", "start_line", "end_line", "signature", "parent")
+NAME, FILE_ID = SYMBOL_COLUMNS.index("name"), SYMBOL_COLUMNS.index("file_id")
+
+
+@dataclass(frozen=True)
+class SymbolMatch:
+    """A symbol found by name, with where it is (plain values: building Symbol, file and
+    repository models for each of up to 500 results cost more than finding them)."""
+
+    name: str
+    kind: str
+    parent: str
+    signature: str
+    start_line: int
+    end_line: int
+    repository_id: int
+    repository: str
+    path: str
+    language: str
+
+
 def symbol_search(
     *,
     q: str,
@@ -66,7 +103,7 @@ def symbol_search(
     language: str | None,
     repositories: list[int],
     limit: int,
-) -> list[tuple[int, Symbol]]:
+) -> list[tuple[int, SymbolMatch]]:
     # Symbols first, then their files, both by index: joining symbols to the visible
     # files in one query makes PostgreSQL hash every visible file for each lookup.
     files = IndexedFile.objects.filter(_visible(""))
@@ -81,29 +118,57 @@ def symbol_search(
         symbols = symbols.filter(file__in=files.values("pk"))
     key = search_name(q)
     # Cheap, indexed candidates first (shortest names first, so an exact match is never
-    # cut off); the letters-in-order pattern only if needed.
+    # cut off); the letters-in-order pattern only if needed. Candidates are ranked as
+    # tuples: up to 2 * SYMBOL_CANDIDATES rows, no models.
     by_length = (Length("search_name"), "name", "pk")
-    found = list(
-        symbols.filter(search_name__startswith=key).order_by(*by_length)[:SYMBOL_CANDIDATES]
-    )
+    if connection.vendor == "sqlite":
+        # startswith becomes LIKE, which SQLite cannot answer from the index of a column
+        # with the default collation: it scanned every symbol. A range can (search names
+        # are compared byte by byte, and no character sorts after U+10FFFF).
+        prefixed = symbols.filter(search_name__gte=key, search_name__lt=key + "\U0010ffff")
+    else:  # LIKE 'key%' uses the varchar_pattern_ops index (search/migrations)
+        prefixed = symbols.filter(search_name__startswith=key)
+    found = list(prefixed.order_by(*by_length).values_list(*SYMBOL_COLUMNS)[:SYMBOL_CANDIDATES])
     if len(found) < limit:
-        seen = {symbol.pk for symbol in found}
+        seen = {row[0] for row in found}
         letters = [char for char in key if char.isalnum()]
         in_order = "%" + "%".join(letters) + "%"
+        # A condition on the row itself, not "id IN (SELECT ... LIKE)": the same scan,
+        # without the semi-join.
         extra = symbols.filter(
-            pk__in=RawSQL("SELECT id FROM indexing_symbol WHERE search_name LIKE %s", [in_order])
+            RawSQL('"indexing_symbol"."search_name" LIKE %s', [in_order], BooleanField())
         )
-        found += list(extra.exclude(pk__in=seen).order_by(*by_length)[:SYMBOL_CANDIDATES])
+        # The prefix matches already found are dropped here rather than in SQL: a NOT IN
+        # of up to SYMBOL_CANDIDATES ids cost more to build and plan than to skip.
+        more = extra.order_by(*by_length).values_list(*SYMBOL_COLUMNS)
+        found += [row for row in more[: SYMBOL_CANDIDATES + len(seen)] if row[0] not in seen][
+            :SYMBOL_CANDIDATES
+        ]
     # Rows of a generation being built, or just replaced, are not shown.
-    shown = files.filter(pk__in={symbol.file_id for symbol in found}).select_related("repository")
-    by_id = {indexed.pk: indexed for indexed in shown}
+    shown = {
+        row[0]: row
+        for row in files.filter(pk__in={row[FILE_ID] for row in found}).values_list(
+            "pk", "repository_id", "path", "language", "repository__name"
+        )
+    }
     ranked = []
-    for symbol in found:
-        if symbol.file_id in by_id and (rank := _rank(symbol.name, q)) is not None:
-            symbol.file = by_id[symbol.file_id]
-            ranked.append((rank, symbol))
-    ranked.sort(key=lambda pair: (pair[0], len(pair[1].name), pair[1].name, pair[1].pk))
-    return ranked[:limit]
+    rank_of = _ranker(q)
+    for row in found:
+        name = row[NAME]
+        if row[FILE_ID] in shown and (rank := rank_of(name)) is not None:
+            ranked.append((rank, len(name), name, row[0], row))
+    ranked.sort(key=lambda entry: entry[:4])
+    results = []
+    for rank, _length, _name, _pk, row in ranked[:limit]:
+        _symbol_id, file_id, name, kind, start_line, end_line, signature, parent = row
+        _file_id, repository_id, path, file_language, repository_name = shown[file_id]
+        match = SymbolMatch(
+            name=name, kind=kind, parent=parent, signature=signature,
+            start_line=start_line, end_line=end_line, repository_id=repository_id,
+            repository=repository_name, path=path, language=file_language,
+        )  # fmt: skip
+        results.append((rank, match))
+    return results
 
 
 def file_get(*, repository_id: int, path: str) -> IndexedFile | None:

@@ -361,12 +361,12 @@ def _from_line(hit: engine.Hit) -> SemanticHit:
 
 def _from_symbol(symbol) -> SemanticHit:
     return SemanticHit(
-        key=(symbol.file.repository_id, symbol.file.path, symbol.start_line),
+        key=(symbol.repository_id, symbol.path, symbol.start_line),
         score=0.0,
-        repository_id=symbol.file.repository_id,
-        repository=symbol.file.repository.name,
-        path=symbol.file.path,
-        language=symbol.file.language,
+        repository_id=symbol.repository_id,
+        repository=symbol.repository,
+        path=symbol.path,
+        language=symbol.language,
         start_line=symbol.start_line,
         end_line=symbol.end_line,
         symbol=symbol.name,

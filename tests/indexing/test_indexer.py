@@ -219,3 +219,34 @@ def test_losing_the_lease_stops_the_job_before_it_publishes(repository, sample_r
     with pytest.raises(LeaseLost):
         Indexer(repository, progress=steal, lease_job=1).run()
     assert set(visible(repository).values_list("path", "content_hash")) == before
+
+
+@pytest.mark.django_db
+def test_visible_at_sql_shows_the_rows_visible_at_does(tmp_path, settings):
+    """search/engine.py reads files with hand-written SQL: the same rule, both databases."""
+    from django.db import connection
+    from django.db.models import F
+
+    from indexing.models import visible_at_sql
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repo = Repository.objects.create(name="gens", path=str(tmp_path), generation=2)
+    for path, added_in, removed_in in [
+        ("old", 1, 2), ("live", 1, None), ("new", 2, None), ("later", 3, None), ("gone", 2, 3)
+    ]:  # fmt: skip
+        IndexedFile.objects.create(
+            repository=repo, path=path, size=0, mtime_ns=0, content_hash="",
+            added_in=added_in, removed_in=removed_in,
+        )  # fmt: skip
+    orm = set(
+        IndexedFile.objects.filter(visible_at(F("repository__generation"))).values_list(
+            "path", flat=True
+        )
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT f.path FROM indexing_indexedfile f JOIN indexing_repository r "  # noqa: S608
+            f"ON r.id = f.repository_id WHERE {visible_at_sql('f', 'r')}"
+        )
+        raw = {row[0] for row in cursor.fetchall()}
+    assert orm == raw == {"live", "new", "gone"}

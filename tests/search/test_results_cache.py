@@ -73,10 +73,12 @@ def test_errors_are_not_remembered(api_client, indexed_repo, viewer_auth):
         assert response.status_code == 400
 
 
+@pytest.mark.parametrize("windows", [True, False], ids=["windows", "one-query"])
 @pytest.mark.parametrize("q", ["filler line", "line 1", "needle"])
-def test_small_candidate_windows_page_to_the_same_end(indexed_repo, monkeypatch, q):
-    """PostgreSQL asks the index for growing windows of chunk ids; with tiny windows
-    and batches the pages must still add up to every match, in order."""
+def test_small_candidate_windows_page_to_the_same_end(indexed_repo, monkeypatch, q, windows):
+    """PostgreSQL asks the index for growing windows of chunk ids, or for all of them at
+    once when the planner would not use windows; with tiny windows and batches the pages
+    must still add up to every match, in order, either way."""
 
     def every_hit():
         hits, cursor = [], None
@@ -89,6 +91,8 @@ def test_small_candidate_windows_page_to_the_same_end(indexed_repo, monkeypatch,
     expected = every_hit()
     monkeypatch.setattr(engine, "PG_FIRST_WINDOW", 1)
     monkeypatch.setattr(engine, "TEXT_BATCH", 1)
+    monkeypatch.setattr(engine, "FIRST_BATCH", 1)
     monkeypatch.setattr(engine, "CANDIDATE_BATCH", 2)
+    monkeypatch.setattr(engine, "_postgres_windows_help", lambda *_args: windows)
     assert every_hit() == expected
     assert expected and expected == sorted(set(expected), key=expected.index)

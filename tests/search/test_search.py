@@ -142,16 +142,6 @@ def test_a_scan_that_runs_out_of_budget_says_so_and_can_continue(indexed_repo):
     assert resumed.hits
 
 
-def test_required_literals_are_what_every_match_contains():
-    from search.engine import required_literals
-
-    assert required_literals("def \\w+_or_create\\(", regex=True) == ["create(", "def "]
-    assert required_literals("foo|barbaz", regex=True) == []
-    assert required_literals("[a-z]+", regex=True) == []
-    assert required_literals("100%_sure", regex=False) == ["sure", "100"]
-    assert required_literals("ab", regex=False) == []
-
-
 def test_non_ascii_case_insensitive_search_finds_every_case(
     api_client, tmp_path, settings, viewer_auth
 ):
@@ -218,3 +208,140 @@ def test_repo_may_repeat(api_client, indexed_repo, viewer_auth, tmp_path):
     assert {hit["repository"]["name"] for hit in both} == {"shop", "other"}
     one = api_client.get("/api/search?q=compute_total&repo=other", **viewer_auth).json()["hits"]
     assert {hit["repository"]["name"] for hit in one} == {"other"}
+
+
+def test_like_pattern_keeps_the_runs_whole_and_in_order():
+    from search.engine import like_pattern
+
+    # _ and % match themselves among other things: the pattern still admits every match.
+    assert like_pattern("get_or_create", regex=False, case=False) == "%get_or_create%"
+    assert like_pattern(r"self\.\w+_cache", regex=True, case=False) == "%self.%_cache%"
+    assert like_pattern("100%_sure", regex=False, case=False) == "%100%_sure%"
+    # Nothing three characters long without a wildcard: the index could not help.
+    assert like_pattern("a_b_c", regex=False, case=False) is None
+    assert like_pattern("foo|barbaz", regex=True, case=False) is None
+    # LIKE folds ASCII only: ignoring case, a non-ASCII letter becomes a wildcard.
+    assert like_pattern("école", regex=False, case=False) == "%cole%"
+    assert like_pattern("École", regex=False, case=True) == "%École%"
+    assert like_pattern("a\nbcd\x00efg", regex=False, case=True) == "%bcd%efg%"
+    assert like_pattern(r"def \w+_or_create\(", regex=True, case=False) == "%def %_or_create(%"
+    assert like_pattern("[a-z]+", regex=True, case=False) is None
+    assert like_pattern("ab", regex=False, case=False) is None
+
+
+WILDCARDS = {
+    "models.py": (
+        "obj, created = Book.objects.get_or_create(title=t)\n"
+        "GET_OR_CREATE = True\n"
+        "get = create = None  # both words, not the name\n"
+        "getXorXcreate()\n"
+        "ratio = 100% sure\n"
+        "    self._meta_cache = {}\n"
+        "self.name\n"
+        "_cache = 1\n"
+        'path = "C:\\new\\table"\n'
+        "Ünïcode Straße\n"
+    )
+}
+
+
+@pytest.fixture
+def wildcard_repo(tmp_path, settings):
+    from indexing.models import Repository
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    repo = write_repo(tmp_path / "wild", WILDCARDS)
+    index_repository(Repository.objects.create(name="wild", path=str(repo)))
+
+
+@pytest.mark.parametrize(
+    ("params", "lines"),
+    [
+        ({"q": "get_or_create"}, [1, 2]),
+        ({"q": "get_or_create", "case": "true"}, [1]),
+        ({"q": "100% sure"}, [5]),
+        ({"q": r"self\.\w+_cache", "regex": "true"}, [6]),
+        ({"q": r"SELF\.\w+_CACHE", "regex": "true"}, [6]),
+        ({"q": r"SELF\.\w+_CACHE", "regex": "true", "case": "true"}, []),
+        # (?i) ignores case even in a case-sensitive search: the index must not lose it.
+        ({"q": r"(?i)GET_OR_\w+", "regex": "true", "case": "true"}, [1, 2]),
+        ({"q": r"get.or.create\(", "regex": "true"}, [1, 4]),
+        # A backslash is an ordinary character (PostgreSQL's LIKE would take it as escape).
+        ({"q": "C:\\new\\table"}, [9]),
+        ({"q": "new\\"}, [9]),
+        ({"q": r"C:\\new\\t", "regex": "true"}, [9]),
+        ({"q": "Straße", "case": "true"}, [10]),
+        ({"q": "ünïcode straße"}, [10]),
+    ],
+)
+def test_literals_with_wildcard_characters_find_exactly_their_lines(
+    api_client, wildcard_repo, viewer_auth, params, lines
+):
+    body = search(api_client, viewer_auth, **params).json()
+    assert [hit["line"] for hit in body["hits"]] == lines
+    assert body["used_index"]
+
+
+def test_an_underscored_literal_reads_only_chunks_that_hold_it(tmp_path, settings):
+    """The whole literal goes to the index and its recheck: chunks with "get" and
+    "create" apart are not even candidates."""
+    from indexing.models import Repository
+    from search import engine
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    files = {f"noise{n}.py": "get = 1\ncreate = 2\n" for n in range(30)}
+    files["real.py"] = "Book.objects.get_or_create()\n"
+    repo = write_repo(tmp_path / "many", files)
+    index_repository(Repository.objects.create(name="many", path=str(repo)))
+    pattern = engine.like_pattern("GET_OR_CREATE", regex=False, case=False)
+    ids, last = engine._candidate_ids(pattern, -1, 100, case=False, windows=False)
+    assert len(ids) == 1 and last
+
+
+def test_postgres_asks_for_windows_only_when_the_planner_would_use_them(tmp_path, settings):
+    """A rare literal (the planner would recheck its whole GIN bitmap for every window)
+    takes one candidate query; the planner's choice is what decides."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from indexing.models import Repository
+    from search import engine
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's candidate windows")
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    files = {f"f{n}.py": "".join(f"value_{n}_{i} = {i}\n" for i in range(60)) for n in range(40)}
+    files["z.py"] = "Book.objects.get_or_create()\n"
+    repo = write_repo(tmp_path / "rare", files)
+    index_repository(Repository.objects.create(name="rare", path=str(repo)))
+    assert not engine._postgres_windows_help("%get_or_create%", False)
+    with CaptureQueriesContext(connection) as queries:
+        result = engine.search(engine.Query(q="get_or_create"))
+    assert [hit.path for hit in result.hits] == ["z.py"]
+    candidate_queries = [q["sql"] for q in queries if q["sql"].startswith("SELECT id FROM")]
+    assert len(candidate_queries) == 1 and "id <=" not in candidate_queries[0]
+
+
+def test_a_chunk_without_the_literals_on_one_line_is_skipped_whole():
+    from search.engine import chunk_gate
+
+    gate = chunk_gate(r"self\.\w+_cache", case=False)
+    assert not gate("x = self.name\n_cache = 1\n")
+    assert gate("a\n    SELF.meta_CACHE = {}\n")
+    assert chunk_gate(r"(?i)Foo\d+BAR", case=True)("foo1bar")
+    assert not chunk_gate(r"Foo\d+BAR", case=True)("foo1bar")
+    assert chunk_gate("[a-z]+", case=False) is None
+
+
+def test_line_matcher_gives_the_offsets_of_matching_lines():
+    from search.engine import line_matcher
+
+    def offsets(q, text, **kwargs):
+        return line_matcher(q, **kwargs)(text, text.splitlines())
+
+    text = "A\nSTRASSE\r\nstraße\x0cİstanbul\nistanbul\n"
+    assert offsets("straße", text, regex=False, case=False) == [1, 2]
+    assert offsets("straße", text, regex=False, case=True) == [2]
+    assert offsets("i̇stanbul", text, regex=False, case=False) == [3]
+    assert offsets(r"STRA\w+E$", text, regex=True, case=False) == [1]
+    assert offsets(r"\w+ul", text, regex=True, case=True) == [3, 4]

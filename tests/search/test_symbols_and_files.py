@@ -102,3 +102,30 @@ def test_an_exact_match_survives_many_prefix_matches(api_client, tmp_path, setti
     repo = write_repo(tmp_path / "many", {"h.py": source})
     index_repository(Repository.objects.create(name="many", path=str(repo)))
     assert symbols(api_client, viewer_auth, q="handler")[0]["name"] == "handler"
+
+
+def test_prefix_matches_include_names_that_go_on_past_ascii(
+    api_client, tmp_path, settings, viewer_auth
+):
+    """SQLite looks prefixes up as a range of the index: a name that continues with any
+    character, ASCII or not, is still a prefix match, ranked before fuzzy ones."""
+    from indexing.indexer import index_repository
+    from indexing.models import Repository
+    from tests.indexing.conftest import write_repo
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    source = "".join(
+        f"def {name}():\n    pass\n"
+        for name in ["cafe", "café_crème", "cafeteria", "xcafe", "c_a_fx"]
+    )
+    repo = write_repo(tmp_path / "uni", {"m.py": source})
+    index_repository(Repository.objects.create(name="uni", path=str(repo)))
+    found = symbols(api_client, viewer_auth, q="caf")
+    assert [(s["name"], s["match"]) for s in found] == [
+        ("cafe", "prefix"),
+        ("c_a_fx", "prefix"),
+        ("cafeteria", "prefix"),
+        ("café_crème", "prefix"),
+        ("xcafe", "fuzzy"),
+    ]
+    assert found[0]["repository"]["name"] == "uni" and found[0]["path"] == "m.py"
