@@ -41,8 +41,8 @@ PREFIX_MATCH = 2  # selectors.symbol_search ranks: 0-1 exact, 2 prefix
 HYBRID_DEPTH = 50
 SNIPPET_LINES = 12
 # HNSW search breadth: at least 200 and twice the hits asked for. Among 51,862 vectors
-# padded with near-copies of the real ones the index kept 91 % of the exact top 10 at
-# 40 (pgvector's default), 94 % at 100, 97 % at 200, for about 1 ms more per query
+# padded with near-copies of the real ones the index kept 88-91 % of the exact top 10
+# at 40 (pgvector's default), 91-94 % at 100, 97 % at 200, for about 1 ms more per query
 # (bench/semantic_bench.py --pad).
 HNSW_MIN_EF_SEARCH = 200
 HNSW_MAX_EF_SEARCH = 1000
