@@ -148,14 +148,8 @@ def chunk_gate(q: str, *, case: bool) -> Callable[[str], bool] | None:
     no literal. The literal runs must appear in order within one line: RE2 (linear time,
     like everything that runs a pattern of the user's) looks for them joined by [^\\n]*.
     Ignoring case, only ASCII runs are used, as in like_pattern."""
-    fold = _folds(q, regex=True, case=case)
-    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
-    pieces = [
-        piece
-        for run in _required_runs(q, regex=True)
-        for piece in re.split(separators, run)
-        if piece
-    ][:MAX_LITERALS]
+    fold, pieces = _literal_pieces(q, regex=True, case=case)
+    pieces = [piece for piece in pieces if piece][:MAX_LITERALS]
     if not pieces:
         return None
     gate = re2.compile(
@@ -169,13 +163,21 @@ def _line_needle(q: str, *, case: bool) -> str | None:
     ignores case; None when there is none. Ignoring case, only ASCII pieces are used:
     every character RE2 folds to an ASCII letter (K, the Kelvin sign, k) casefolds to that
     letter, which does not hold for every non-ASCII one."""
-    fold = _folds(q, regex=True, case=case)
-    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
-    pieces = [piece for run in _required_runs(q, regex=True) for piece in re.split(separators, run)]
+    fold, pieces = _literal_pieces(q, regex=True, case=case)
     longest = max(pieces, key=len, default="")
     if not longest:
         return None
     return longest.casefold() if fold else longest
+
+
+def _literal_pieces(q: str, *, regex: bool, case: bool) -> tuple[bool, list[str]]:
+    """(whether the match ignores case, the required runs in order, split where a line
+    cannot hold them: at a newline or NUL, and ignoring case at any non-ASCII character,
+    which may be another case of something else). Pieces may be empty."""
+    fold = _folds(q, regex=regex, case=case)
+    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
+    runs = _required_runs(q, regex=regex)
+    return fold, [piece for run in runs for piece in re.split(separators, run)]
 
 
 def _required_runs(q: str, *, regex: bool) -> list[str]:
@@ -213,14 +215,8 @@ def like_pattern(q: str, *, regex: bool, case: bool) -> str | None:
     of a matching line, and for a case-insensitive search a non-ASCII character could
     be another case (SQLite's LIKE and PostgreSQL's folded column fold ASCII only):
     both become `%`."""
-    fold = _folds(q, regex=regex, case=case)
-    separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
-    pieces = [
-        piece
-        for run in _required_runs(q, regex=regex)
-        for piece in re.split(separators, run)
-        if len(piece) >= MIN_INDEXED_LITERAL
-    ][:MAX_LITERALS]
+    _fold, pieces = _literal_pieces(q, regex=regex, case=case)
+    pieces = [piece for piece in pieces if len(piece) >= MIN_INDEXED_LITERAL][:MAX_LITERALS]
     if not any(
         len(part) >= MIN_INDEXED_LITERAL for piece in pieces for part in re.split(r"[%_]", piece)
     ):

@@ -63,3 +63,27 @@ def wait_until_healthy(base: str, process, log: Path, *, timeout: float = 90) ->
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail("the server did not come up:\n" + log.read_text())
         time.sleep(0.2)
+
+
+def start_gunicorn(tmp_path: Path, env: dict[str, str]):
+    """gunicorn (two workers) on a free 127.0.0.1 port with this environment, healthy;
+    returns (base URL, process). Its output goes to tmp_path/server.log."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
+             "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, process, log)
+    except BaseException:
+        process.kill()
+        process.wait(timeout=30)
+        raise
+    return base, process

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import requests
 from django.db import connection, connections
 
 from tests.factories import PASSWORD, UserFactory, api_key_for
-from tests.processes import ROOT, free_port, process_env, wait_until_healthy
+from tests.processes import free_port, process_env, start_gunicorn
 
 
 class RedisServer:
@@ -73,22 +72,7 @@ def private_redis(tmp_path):
 
 
 def start_server(tmp_path, **env):
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
-            cwd=ROOT, env=process_env(**env), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base, process, log)
-    except BaseException:
-        process.kill()
-        process.wait(timeout=30)
-        raise
-    return base, process
+    return start_gunicorn(tmp_path, process_env(**env))
 
 
 class Traffic:

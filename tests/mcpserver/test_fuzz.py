@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.indexing.conftest import write_repo
-from tests.processes import ROOT, free_port, process_env, wait_until_healthy
+from tests.processes import ROOT, process_env, start_gunicorn
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 ROLES = ["anonymous", "viewer", "developer", "admin"]
@@ -95,23 +95,18 @@ def fuzzed_server(tmp_path_factory, django_db_setup):
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     tokens = json.loads(setup.stdout.strip().splitlines()[-1])
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, server, log)
+        base, server = start_gunicorn(tmp_path, env)
+    except BaseException:
+        drop()
+        raise
+    try:
         for role, token in tokens.items():  # or every generated request would just be a 401
             me = requests.get(
                 f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
             )
             assert me.status_code == 200 and me.json()["role"] == role, me.text
-        yield base, tokens, log
+        yield base, tokens, tmp_path / "server.log"
     finally:
         server.kill()
         server.wait(timeout=30)
