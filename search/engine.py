@@ -254,6 +254,25 @@ def visible_chunks():
     return Chunk.objects.filter(visible_at(F("file__repository__generation"), "file__"))
 
 
+def _scanned_chunks(repositories: list[int], language: str | None):
+    """Every visible chunk (of `repositories`, in `language`, when given) as the rows
+    _read_candidates gives, in id order: for patterns the index cannot narrow."""
+    chunks = visible_chunks()
+    if repositories:
+        chunks = chunks.filter(file__repository_id__in=repositories)
+    if language:
+        chunks = chunks.filter(file__language__iexact=language)
+    return chunks.order_by("pk").values_list(
+        "pk",
+        "start_line",
+        "text",
+        "file__path",
+        "file__language",
+        "file__repository_id",
+        "file__repository__name",
+    )
+
+
 def _read_candidates(ids: list[int], repositories: list[int], language: str | None) -> list[tuple]:
     """The chunks with these ids whose file is visible (and in `repositories`, in
     `language`, when given), in id order.
@@ -450,11 +469,6 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
     path_matches = re.compile(fnmatch.translate(query.path_glob)).match if query.path_glob else None
     start_chunk, start_line = decode_cursor(query.cursor)
 
-    chunks = visible_chunks()
-    if query.repositories:
-        chunks = chunks.filter(file__repository_id__in=query.repositories)
-    if query.language:
-        chunks = chunks.filter(file__language__iexact=query.language)
     pattern = like_pattern(query.q, regex=query.regex, case=query.case)
     # A regex that starts with (?i) ignores case even in a case-sensitive search.
     index_case = not _folds(query.q, regex=query.regex, case=query.case)
@@ -464,16 +478,10 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
         and pattern is not None
         and _postgres_windows_help(pattern, index_case)
     )
-    chunks = chunks.order_by("pk")
-    fields = (
-        "pk",
-        "start_line",
-        "text",
-        "file__path",
-        "file__language",
-        "file__repository_id",
-        "file__repository__name",
-    )
+    if pattern is None:
+        # No literal for the index: scan every visible chunk in id order. Built only here:
+        # building this query costs more than an indexed search's own SQL.
+        chunks = _scanned_chunks(query.repositories, query.language)
     deadline = time.monotonic() + budget
     last_seen = start_chunk - 1
     pending: list[int] = []
@@ -489,7 +497,7 @@ def search(query: Query, *, budget: float = SCAN_BUDGET_SECONDS) -> SearchResult
             result.message = _budget_message(pattern is not None)
             return result
         if pattern is None:
-            batch = list(chunks.filter(pk__gt=last_seen).values_list(*fields)[:BATCH])
+            batch = list(chunks.filter(pk__gt=last_seen)[:BATCH])
             if not batch:
                 return result
             last_seen = batch[-1][0]

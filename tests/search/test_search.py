@@ -1,6 +1,7 @@
 import pytest
 
 from indexing.indexer import index_repository
+from indexing.models import Repository
 from tests.conftest import bearer
 from tests.factories import login_tokens
 from tests.indexing.conftest import touch_later, write_repo
@@ -39,6 +40,32 @@ def test_regex_without_a_literal_is_scanned(api_client, indexed_repo, viewer_aut
     body = search(api_client, viewer_auth, q=r"[A-Z][a-z]+[A-Z]\w+\(", regex="true").json()
     assert {h["text"].strip() for h in body["hits"]} >= {"def getCurrentUser(request):"}
     assert body["used_index"] is False
+
+
+def test_a_scanned_regex_keeps_the_filters(api_client, indexed_repo, viewer_auth, tmp_path):
+    """No literal for the index: the scan applies repo and lang itself."""
+    other = write_repo(
+        tmp_path / "other",
+        {"o.py": "def getOtherUser(request):\n", "o.js": "function getJsUser() {}\n"},
+    )
+    index_repository(Repository.objects.create(name="other", path=str(other)))
+
+    def found(**filters):
+        body = search(
+            api_client,
+            viewer_auth,
+            q=r"[A-Z][a-z]+[A-Z]\w+\(",
+            regex="true",
+            case="true",
+            **filters,
+        ).json()
+        assert body["used_index"] is False
+        return {(h["repository"]["name"], h["path"]) for h in body["hits"]}
+
+    assert found() == {("shop", "src/billing/invoice.py"), ("other", "o.py"), ("other", "o.js")}
+    assert found(repo="other") == {("other", "o.py"), ("other", "o.js")}
+    assert found(repo="other", lang="JavaScript") == {("other", "o.js")}
+    assert found(lang="Python") == {("shop", "src/billing/invoice.py"), ("other", "o.py")}
 
 
 def test_catastrophic_patterns_run_in_linear_time(api_client, tmp_path, settings, viewer_auth):
