@@ -1,7 +1,8 @@
 """Search benchmark against ripgrep, over HTTP with a real token, in one run.
 
     python bench/search_bench.py                       # SQLite (embedded default)
-    python bench/search_bench.py --postgres postgres://postgres@127.0.0.1:5432/mcp_bench
+    python bench/search_bench.py --postgres postgres://postgres@127.0.0.1:5432/mcp_bench \
+        --redis redis://127.0.0.1:6379/15        # PostgreSQL + Redis, as in production
 
 Indexes a copy of the installed Django package, starts the real server
 (gunicorn, two workers) on 127.0.0.1, and times each query through the HTTP API
@@ -162,7 +163,14 @@ def main() -> None:
     parser.add_argument(
         "--postgres", help="also run on this PostgreSQL URL (its database is recreated)"
     )
+    parser.add_argument(
+        "--redis",
+        help="the PostgreSQL run's shared cache, as in production (this Redis database is "
+        "flushed); without it that run keeps the cache in PostgreSQL",
+    )
     args = parser.parse_args()
+    if args.redis and not args.postgres:
+        parser.error("--redis goes with --postgres (the embedded default has no Redis)")
     import django
 
     work = Path(tempfile.mkdtemp(prefix="mcp-search-bench-"))
@@ -175,7 +183,13 @@ def main() -> None:
             from index_bench import _recreate_postgres
 
             _recreate_postgres(args.postgres)
-            rows += run_backend("PostgreSQL", tree, work, {"DATABASE_URL": args.postgres})
+            extra = {"DATABASE_URL": args.postgres}
+            if args.redis:
+                import redis
+
+                redis.Redis.from_url(args.redis).flushdb()
+                extra["REDIS_URL"] = args.redis
+            rows += run_backend("PG+Redis" if args.redis else "PostgreSQL", tree, work, extra)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(

@@ -27,7 +27,8 @@ import re2
 from django.db import connection
 from django.db.models import F
 
-from indexing.models import Chunk, Repository, visible_at, visible_at_sql
+from indexing.models import Chunk, Repository, visible_at
+from search import sql
 
 MAX_QUERY_LENGTH = 1000
 CONTEXT_LINES = 2
@@ -278,26 +279,11 @@ def _read_candidates(ids: list[int], repositories: list[int], language: str | No
     `language`, when given), in id order.
 
     Two lookups by primary key: joining chunks to visible files in one query makes
-    PostgreSQL hash every visible file of every repository for each page. Plain SQL:
-    building these queries with the ORM took about 1 ms each, longer than running them."""
+    PostgreSQL hash every visible file of every repository for each page."""
     chunks = _chunks_by_id(ids)
-    where, params = _id_in("f.id", {chunk[3] for chunk in chunks})
-    conditions = [visible_at_sql("f", "r"), where]
-    if repositories:
-        where, more = _id_in("f.repository_id", repositories)
-        conditions.append(where)
-        params += more
-    if language:
-        conditions.append("lower(f.language) = lower(%s)")
-        params.append(language)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT f.id, f.path, f.language, f.repository_id, r.name "  # noqa: S608
-            "FROM indexing_indexedfile f JOIN indexing_repository r ON r.id = f.repository_id "
-            f"WHERE {' AND '.join(conditions)}",
-            params,
-        )
-        file_info = {row[0]: row[1:] for row in cursor.fetchall()}
+    file_info = sql.visible_files(
+        {chunk[3] for chunk in chunks}, repositories=repositories, language=language
+    )
     return [
         (pk, start_line, text, *file_info[file_id])
         for pk, start_line, text, file_id in chunks
@@ -305,21 +291,9 @@ def _read_candidates(ids: list[int], repositories: list[int], language: str | No
     ]
 
 
-def _id_in(column: str, values) -> tuple[str, list]:
-    """`column` among `values`, and its parameters: one array on PostgreSQL (planned
-    faster than one literal per value), IN (...) on SQLite."""
-    values = list(values)
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
-    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
-
-
 def _chunks_by_id(ids: list[int]) -> list[tuple[int, int, str, int]]:
-    """(id, start_line, text, file_id) of these chunks, in id order.
-
-    Plain SQL: building the same query with the ORM took about 1 ms, longer than running
-    it. PostgreSQL takes the ids as one array parameter (= ANY), not one literal each."""
-    where, params = _id_in("id", ids)
+    """(id, start_line, text, file_id) of these chunks, in id order."""
+    where, params = sql.in_list("id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, start_line, text, file_id FROM indexing_chunk "  # noqa: S608

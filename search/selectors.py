@@ -6,12 +6,11 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, F
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Length
+from django.db.models import F
 
 from indexing.indexer import search_name
-from indexing.models import Chunk, IndexedFile, Symbol, visible_at
+from indexing.models import Chunk, IndexedFile, visible_at
+from search import sql
 
 SYMBOL_CANDIDATES = 200
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -106,51 +105,51 @@ def symbol_search(
 ) -> list[tuple[int, SymbolMatch]]:
     # Symbols first, then their files, both by index: joining symbols to the visible
     # files in one query makes PostgreSQL hash every visible file for each lookup.
-    files = IndexedFile.objects.filter(_visible(""))
-    if language:
-        files = files.filter(language__iexact=language)
-    if repositories:
-        files = files.filter(repository_id__in=repositories)
-    symbols = Symbol.objects.all()
+    # Plain SQL (search/sql.py): the ORM took longer to build these than to run them.
+    conditions, params = [], []
     if kinds:
-        symbols = symbols.filter(kind__in=kinds)
+        where, more = sql.in_list("s.kind", kinds)
+        conditions.append(where)
+        params += more
     if language or repositories:
-        symbols = symbols.filter(file__in=files.values("pk"))
+        file_where, more = sql.file_conditions(
+            "f", "r", repositories=repositories, language=language
+        )
+        conditions.append(
+            "s.file_id IN (SELECT f.id FROM indexing_indexedfile f "  # noqa: S608
+            "JOIN indexing_repository r "
+            f"ON r.id = f.repository_id WHERE {' AND '.join(file_where)})"
+        )
+        params += more
     key = search_name(q)
     # Cheap, indexed candidates first (shortest names first, so an exact match is never
     # cut off); the letters-in-order pattern only if needed. Candidates are ranked as
     # tuples: up to 2 * SYMBOL_CANDIDATES rows, no models.
-    by_length = (Length("search_name"), "name", "pk")
     if connection.vendor == "sqlite":
-        # startswith becomes LIKE, which SQLite cannot answer from the index of a column
-        # with the default collation: it scanned every symbol. A range can (search names
-        # are compared byte by byte, and no character sorts after U+10FFFF).
-        prefixed = symbols.filter(search_name__gte=key, search_name__lt=key + "\U0010ffff")
+        # SQLite cannot answer LIKE from the index of a column with the default
+        # collation: it scanned every symbol. A range can (search names are compared
+        # byte by byte, and no character sorts after U+10FFFF).
+        prefix, prefix_params = (
+            "s.search_name >= %s AND s.search_name < %s",
+            [key, key + "\U0010ffff"],
+        )
     else:  # LIKE 'key%' uses the varchar_pattern_ops index (search/migrations)
-        prefixed = symbols.filter(search_name__startswith=key)
-    found = list(prefixed.order_by(*by_length).values_list(*SYMBOL_COLUMNS)[:SYMBOL_CANDIDATES])
+        prefix, prefix_params = "s.search_name LIKE %s", [sql.like_escape(key) + "%"]
+    found = _symbol_rows([prefix, *conditions], prefix_params + params, SYMBOL_CANDIDATES)
     if len(found) < limit:
         seen = {row[0] for row in found}
-        letters = [char for char in key if char.isalnum()]
-        in_order = "%" + "%".join(letters) + "%"
-        # A condition on the row itself, not "id IN (SELECT ... LIKE)": the same scan,
-        # without the semi-join.
-        extra = symbols.filter(
-            RawSQL('"indexing_symbol"."search_name" LIKE %s', [in_order], BooleanField())
-        )
+        in_order = "%" + "%".join(char for char in key if char.isalnum()) + "%"
         # The prefix matches already found are dropped here rather than in SQL: a NOT IN
         # of up to SYMBOL_CANDIDATES ids cost more to build and plan than to skip.
-        more = extra.order_by(*by_length).values_list(*SYMBOL_COLUMNS)
-        found += [row for row in more[: SYMBOL_CANDIDATES + len(seen)] if row[0] not in seen][
-            :SYMBOL_CANDIDATES
-        ]
+        more_rows = _symbol_rows(
+            ["s.search_name LIKE %s", *conditions], [in_order, *params],
+            SYMBOL_CANDIDATES + len(seen),
+        )  # fmt: skip
+        found += [row for row in more_rows if row[0] not in seen][:SYMBOL_CANDIDATES]
     # Rows of a generation being built, or just replaced, are not shown.
-    shown = {
-        row[0]: row
-        for row in files.filter(pk__in={row[FILE_ID] for row in found}).values_list(
-            "pk", "repository_id", "path", "language", "repository__name"
-        )
-    }
+    shown = sql.visible_files(
+        {row[FILE_ID] for row in found}, repositories=repositories, language=language
+    )
     ranked = []
     rank_of = _ranker(q)
     for row in found:
@@ -161,7 +160,7 @@ def symbol_search(
     results = []
     for rank, _length, _name, _pk, row in ranked[:limit]:
         _symbol_id, file_id, name, kind, start_line, end_line, signature, parent = row
-        _file_id, repository_id, path, file_language, repository_name = shown[file_id]
+        path, file_language, repository_id, repository_name = shown[file_id]
         match = SymbolMatch(
             name=name, kind=kind, parent=parent, signature=signature,
             start_line=start_line, end_line=end_line, repository_id=repository_id,
@@ -169,6 +168,19 @@ def symbol_search(
         )  # fmt: skip
         results.append((rank, match))
     return results
+
+
+def _symbol_rows(conditions: list[str], params: list, limit: int) -> list[tuple]:
+    """SYMBOL_COLUMNS of the symbols meeting every condition, shortest names first."""
+    columns = ", ".join(f"s.{column}" for column in SYMBOL_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM indexing_symbol s "  # noqa: S608
+            f"WHERE {' AND '.join(conditions)} "
+            "ORDER BY length(s.search_name), s.name, s.id LIMIT %s",
+            [*params, limit],
+        )
+        return cursor.fetchall()
 
 
 def file_get(*, repository_id: int, path: str) -> IndexedFile | None:

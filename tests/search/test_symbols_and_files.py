@@ -33,6 +33,44 @@ def test_symbol_filters(api_client, indexed_repo, viewer_auth):
     assert symbols(api_client, viewer_auth, q="renderPanel", repo="shop")
 
 
+def test_symbol_filters_keep_only_what_they_name(api_client, indexed_repo, viewer_auth, tmp_path):
+    from indexing.indexer import index_repository
+    from indexing.models import Repository
+    from tests.indexing.conftest import write_repo
+
+    other = write_repo(
+        tmp_path / "other",
+        {
+            "o.py": "class InvoiceTotal:\n    pass\n\ndef invoice_total():\n    pass\n",
+            "o.js": "function invoiceTotal() { return 1; }\n",
+        },
+    )
+    index_repository(Repository.objects.create(name="other", path=str(other)))
+
+    def found(**filters):
+        return {
+            (s["repository"]["name"], s["path"], s["name"], s["kind"])
+            for s in symbols(api_client, viewer_auth, q="invoicetotal", **filters)
+        }
+
+    everything = found()
+    assert ("shop", "src/billing/invoice.py", "InvoiceTotal", "class") in everything
+    assert ("other", "o.js", "invoiceTotal", "function") in everything
+    assert found(repo="other") == {
+        ("other", "o.py", "InvoiceTotal", "class"),
+        ("other", "o.py", "invoice_total", "function"),
+        ("other", "o.js", "invoiceTotal", "function"),
+    }
+    assert found(repo="other", lang="JavaScript") == {("other", "o.js", "invoiceTotal", "function")}
+    assert found(kind="class") == {
+        ("shop", "src/billing/invoice.py", "InvoiceTotal", "class"),
+        ("other", "o.py", "InvoiceTotal", "class"),
+    }
+    assert found(kind="class", repo="shop", lang="Python") == {
+        ("shop", "src/billing/invoice.py", "InvoiceTotal", "class")
+    }
+
+
 def test_symbols_bad_input_and_scope(api_client, indexed_repo, viewer_auth, developer):
     assert api_client.get("/api/symbols", {}, **viewer_auth).status_code == 400
     assert api_client.get("/api/symbols", {"q": "x" * 300}, **viewer_auth).status_code == 400
