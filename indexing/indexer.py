@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from indexing import plugins
+from indexing import maintenance, plugins
 from indexing.embeddings import EmbedResult, SemanticUnavailable, embed_repository
 from indexing.models import Chunk, IndexedFile, PluginSetting, Repository, Symbol, visible_at
 from indexing.signals import index_changed
@@ -33,6 +33,8 @@ CHUNK_LINES = 50
 BATCH_FILES = 250
 BATCH_BYTES = 16 * 1024 * 1024  # written out before the batch holds more than this
 PROGRESS_EVERY = 100
+# What text and symbol search read: kept tidy on PostgreSQL after a job (maintenance.py).
+SEARCHED_TABLES = ("indexing_indexedfile", "indexing_chunk", "indexing_symbol")
 MAX_REPORTED_PROBLEMS = 100
 
 Progress = Callable[[int, int], None]  # (files done, files total)
@@ -234,8 +236,14 @@ class Indexer:
             touched, ["size", "mtime_ns", "ctime_ns", "inode"], batch_size=1000
         )
         self.progress(total, total)
-        if self.result.added or self.result.changed or self.result.removed:
+        written = self.result.added + self.result.changed + self.result.removed
+        if written:
+            # Before the switch, so the new generation is searched at full speed at once.
+            maintenance.gin_pending_lists_flush(tables=SEARCHED_TABLES)
             self._publish()
+            maintenance.analyze_after_write(
+                tables=SEARCHED_TABLES, measured_by="indexing_indexedfile", rows_written=written
+            )
         self.result.generation = self.repository.generation
         try:
             self.result.semantic = embed_repository(self.repository, keep_going=self.renew_lease)

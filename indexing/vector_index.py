@@ -14,12 +14,12 @@ import logging
 
 from django.db import DatabaseError, connection, transaction
 
+from indexing import maintenance
+
 logger = logging.getLogger(__name__)
 
 # pgvector indexes `vector` columns of up to 2,000 dimensions.
 HNSW_MAX_DIMENSION = 2000
-# Statistics are refreshed once an embedding run wrote this share of the table.
-ANALYZE_SHARE = 0.05
 _ensured: set[tuple[str, int]] = set()
 
 
@@ -135,14 +135,8 @@ def refresh_statistics(*, rows_written: int) -> None:
     embedded say none, and then it ranks every row by hand instead of reading ten from
     the index (52 ms against 4 ms at 21,862 chunks, EXPLAIN ANALYZE). Autovacuum gets
     there too, but only once a fifth of a table has changed."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = 'indexing_semanticchunk'::regclass"
-        )
-        (estimated,) = cursor.fetchone()
-        # reltuples is -1 until the table's first ANALYZE.
-        if 0 <= estimated and rows_written < ANALYZE_SHARE * estimated:
-            return
-        cursor.execute("ANALYZE indexing_indexedfile, indexing_semanticchunk")
+    maintenance.analyze_after_write(
+        tables=("indexing_indexedfile", "indexing_semanticchunk"),
+        measured_by="indexing_semanticchunk",
+        rows_written=rows_written,
+    )
