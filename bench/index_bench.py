@@ -5,7 +5,8 @@
 
 Indexes a copy of the installed Django package (about 2,800 Python files) and
 reports, per database: a full index from scratch, a re-index with nothing
-changed, and a re-index after one file changed (job start to searchable).
+changed, and a re-index after one file changed: from job start to searchable (the
+commit that makes the new generation live) and to the job's end.
 The baseline row is the bare cost of walking and reading every file, with no
 parsing and no database, measured in the same run.
 """
@@ -51,27 +52,39 @@ def run_one(tree: str, repeat: int) -> dict:
                 handle.read()
         return time.perf_counter() - started
 
-    def job(repository) -> tuple[float, object]:
+    from indexing.signals import index_changed
+
+    published: list[float] = []  # when a new generation went live (sent after its commit)
+    index_changed.connect(lambda **_: published.append(time.perf_counter()), weak=False)
+
+    def job(repository) -> tuple[float, object, float | None]:
+        """Seconds the job took, the finished job, seconds until its generation went live."""
         queued = services.job_enqueue(repository=repository, run_in_background=False)
+        published.clear()
         started = time.perf_counter()
         finished = services.job_run(job_id=queued.pk, requeue=False)
-        return time.perf_counter() - started, finished
+        live = published[0] - started if published else None
+        return time.perf_counter() - started, finished, live
 
-    results = {"files": files, "mb": size / 1e6, "baseline": [], "full": [], "noop": [], "one": []}
+    results = {
+        "files": files, "mb": size / 1e6,
+        "baseline": [], "full": [], "noop": [], "one": [], "one_searchable": [],
+    }  # fmt: skip
     for run in range(repeat):
         results["baseline"].append(baseline())
         Repository.objects.all().delete()
         repository = Repository.objects.create(name=f"django-{run}", path=tree)
-        seconds, finished = job(repository)
+        seconds, finished, _ = job(repository)
         assert finished.state == "succeeded", finished.error
         results["full"].append(seconds)
         results["indexed_files"] = finished.stats["added"]
         results["noop"].append(job(repository)[0])
         target = Path(tree) / "db" / "models" / "query.py"
         target.write_text(target.read_text() + f"\n# bench edit {run} {time.time()}\n")
-        seconds, finished = job(repository)
+        seconds, finished, live = job(repository)
         assert finished.stats["changed"] == 1, finished.stats
         results["one"].append(seconds)
+        results["one_searchable"].append(live)
     repository.refresh_from_db()
     results["symbols"] = sum(repository.symbol_counts.values())
     return results
@@ -131,12 +144,16 @@ def main() -> None:
     )
     print(f"{'database':<11} {'what':<36} {'seconds':>8} {'files/s':>9} {'MB/s':>7}  goal")
     for label, r in rows:
-        median = {k: statistics.median(r[k]) for k in ("baseline", "full", "noop", "one")}
+        median = {
+            k: statistics.median(r[k])
+            for k in ("baseline", "full", "noop", "one_searchable", "one")
+        }
         lines = [
             ("baseline: walk + read, no index", median["baseline"], ""),
             ("full index from scratch", median["full"], "<= 15 s"),
             ("re-index, nothing changed", median["noop"], "<= 0.5 s"),
-            ("re-index, one file changed", median["one"], "<= 0.25 s"),
+            ("one file changed: searchable", median["one_searchable"], "<= 0.25 s"),
+            ("one file changed: whole job", median["one"], ""),
         ]
         for what, seconds, goal in lines:
             rate = f"{r['files'] / seconds:9.0f} {r['mb'] / seconds:7.1f}"

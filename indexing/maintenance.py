@@ -44,8 +44,9 @@ def analyze_after_write(*, tables: Sequence[str], measured_by: str, rows_written
 
 
 def gin_pending_lists_flush(*, tables: Sequence[str]) -> int:
-    """Merge the pending lists of every GIN index on `tables` into the index proper.
-    The number of pending-list pages merged."""
+    """Merge the pending lists of every GIN index on `tables` into the index proper:
+    the work the next insert past the limit, or VACUUM, would do. The number of
+    pending-list pages merged."""
     if connection.vendor != "postgresql":
         return 0
     merged = 0

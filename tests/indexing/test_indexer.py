@@ -64,6 +64,21 @@ def test_files_are_stored_as_chunks_of_lines(roots):
     )
 
 
+def test_progress_is_reported_at_the_ends_and_at_most_every_interval(repository, monkeypatch):
+    from indexing import indexer
+
+    total = len(SAMPLES)
+    reports = []
+    monkeypatch.setattr(indexer, "PROGRESS_SECONDS", 3600)
+    Indexer(repository, progress=lambda done, of: reports.append((done, of))).run()
+    assert reports == [(0, total), (total, total)]  # a quick job: no writes in between
+
+    reports.clear()
+    monkeypatch.setattr(indexer, "PROGRESS_SECONDS", 0)
+    Indexer(repository, progress=lambda done, of: reports.append((done, of))).run()
+    assert reports == [(0, total), *((done, total) for done in range(1, total + 1)), (total, total)]
+
+
 def test_binary_bad_encoding_and_unreadable_files(repository, sample_repo):
     write_repo(
         sample_repo,

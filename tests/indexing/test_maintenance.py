@@ -44,7 +44,7 @@ def test_a_job_leaves_no_pending_list_behind(roots):
     )  # fmt: skip
     Chunk.objects.create(file=stray, start_line=1, end_line=1, text="pending entries\n")
     assert _pending_pages("search_chunk_folded_trgm") > 0
-    # ...an indexing job merges its own before the new generation goes live.
+    # ...an indexing job merges them once its new generation is live.
     repository = Repository.objects.create(
         name="many", path=str(write_repo(roots / "many", _source(20)))
     )
