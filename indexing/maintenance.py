@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # Statistics are refreshed once a job wrote this share of a table's rows.
 ANALYZE_SHARE = 0.05
+# Upkeep waits at most this long for a lock (an anti-wraparound autovacuum, say) and then
+# leaves the work to autovacuum: it must never hold up, or fail, the job it follows.
+LOCK_TIMEOUT = "5s"
 
 
 def analyze_after_write(*, tables: Sequence[str], measured_by: str, rows_written: int) -> bool:
@@ -32,14 +35,20 @@ def analyze_after_write(*, tables: Sequence[str], measured_by: str, rows_written
     planner believes `measured_by` has, or it was never analyzed. Whether it did."""
     if connection.vendor != "postgresql" or rows_written <= 0:
         return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [measured_by])
-        (estimated,) = cursor.fetchone()
-        # reltuples is -1 until the table's first ANALYZE.
-        if 0 <= estimated and rows_written < ANALYZE_SHARE * estimated:
-            return False
-        # Table names come from the callers' constants, never from a request.
-        cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(t) for t in tables)}")
+    # Table names come from the callers' constants, never from a request.
+    names = ", ".join(connection.ops.quote_name(table) for table in tables)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [measured_by])
+            (estimated,) = cursor.fetchone()
+            # reltuples is -1 until the table's first ANALYZE.
+            if 0 <= estimated and rows_written < ANALYZE_SHARE * estimated:
+                return False
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            cursor.execute(f"ANALYZE {names}")
+    except DatabaseError as exc:
+        _left_to_autovacuum(f"ANALYZE {names}", exc)
+        return False
     return True
 
 
@@ -50,22 +59,30 @@ def gin_pending_lists_flush(*, tables: Sequence[str]) -> int:
     if connection.vendor != "postgresql":
         return 0
     merged = 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.indexrelid::regclass::text FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
-            "WHERE am.amname = 'gin' AND i.indisvalid AND i.indrelid = ANY(%s::regclass[])",
-            [list(tables)],
-        )
-        for (index,) in cursor.fetchall():
-            try:
-                with transaction.atomic():
-                    cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
-                    merged += cursor.fetchone()[0]
-            except DatabaseError as exc:
-                logger.warning(
-                    "could not merge the pending list of %s (%s); autovacuum will",
-                    index,
-                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+                "WHERE am.amname = 'gin' AND i.indisvalid AND i.indrelid = ANY(%s::regclass[])",
+                [list(tables)],
+            )
+            indexes = [row[0] for row in cursor.fetchall()]
+    except DatabaseError as exc:
+        _left_to_autovacuum("finding the GIN indexes", exc)
+        return 0
+    for index in indexes:
+        try:
+            # A savepoint: a refusal (not the owner) must not break the caller's transaction.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index])
+                merged += cursor.fetchone()[0]
+        except DatabaseError as exc:
+            _left_to_autovacuum(f"merging the pending list of {index}", exc)
     return merged
+
+
+def _left_to_autovacuum(what: str, exc: DatabaseError) -> None:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    logger.warning("index upkeep: %s failed (%s); autovacuum will do it", what, reason)

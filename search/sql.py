@@ -27,7 +27,8 @@ def in_list(column: str, values: Iterable) -> tuple[str, list]:
 
 
 def like_escape(text: str) -> str:
-    """`text` as a literal inside a LIKE pattern (backslash is the escape on both)."""
+    """`text` as a literal inside a PostgreSQL LIKE pattern, whose escape character is the
+    backslash. SQLite's LIKE has none unless the query adds ESCAPE '\\'."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

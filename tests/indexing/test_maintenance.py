@@ -36,7 +36,8 @@ def _source(files: int) -> dict[str, str]:
 
 @on_postgres
 def test_a_job_leaves_no_pending_list_behind(roots):
-    # Rows written by hand wait in the pending list (fastupdate is PostgreSQL's default)...
+    # Rows written by hand wait in the pending list (fastupdate is PostgreSQL's default):
+    # so this test can fail. Reading the pending list this way also merges it...
     stray = IndexedFile.objects.create(
         repository=Repository.objects.create(name="stray", path=str(roots)),
         path="x.py", language="Python", size=1, mtime_ns=0, ctime_ns=0, inode=0,
@@ -44,7 +45,7 @@ def test_a_job_leaves_no_pending_list_behind(roots):
     )  # fmt: skip
     Chunk.objects.create(file=stray, start_line=1, end_line=1, text="pending entries\n")
     assert _pending_pages("search_chunk_folded_trgm") > 0
-    # ...an indexing job merges them once its new generation is live.
+    # ...and an indexing job merges its own once its new generation is live.
     repository = Repository.objects.create(
         name="many", path=str(write_repo(roots / "many", _source(20)))
     )
@@ -55,14 +56,20 @@ def test_a_job_leaves_no_pending_list_behind(roots):
 
 @on_postgres
 def test_a_job_that_changed_much_refreshes_statistics(roots):
-    repository = Repository.objects.create(
-        name="many", path=str(write_repo(roots / "many", _source(20)))
+    # Methods of one class: their parent is a common value that only this ANALYZE can
+    # have recorded (statistics written by other tests' transactions were rolled back).
+    source = {
+        f"probe/m{n}.py": "class MaintenanceProbe:\n"
+        + "".join(f"    def probe_{n}_{k}(self):\n        return {k}\n" for k in range(30))
+        for n in range(10)
+    }
+    index_repository(
+        Repository.objects.create(name="probe", path=str(write_repo(roots / "probe", source)))
     )
-    index_repository(repository)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stats WHERE tablename = 'indexing_symbol' "
-            "AND attname = 'kind' AND 'function' = ANY(most_common_vals::text::text[])"
+            "AND attname = 'parent' AND 'MaintenanceProbe' = ANY(most_common_vals::text::text[])"
         )
         assert cursor.fetchone() == (1,)
 
@@ -73,10 +80,12 @@ def test_a_small_change_is_left_to_autovacuum(roots):
         Repository.objects.create(name="many", path=str(write_repo(roots / "many", _source(40))))
     )
     with connection.cursor() as cursor:
+        # reltuples is kept outside transactions: settle it to this test's 40 files.
+        cursor.execute("ANALYZE indexing_indexedfile")
         cursor.execute(
             "SELECT reltuples FROM pg_class WHERE oid = 'indexing_indexedfile'::regclass"
         )
-        assert cursor.fetchone() == (40,)  # the job analyzed: the table had never been
+        assert cursor.fetchone() == (40,)
     # 5 % of 40 files is 2.
     assert not maintenance.analyze_after_write(
         tables=SEARCHED_TABLES, measured_by="indexing_indexedfile", rows_written=1
@@ -87,13 +96,46 @@ def test_a_small_change_is_left_to_autovacuum(roots):
 
 
 @on_postgres
+def test_upkeep_that_cannot_get_its_lock_gives_up_and_leaves_the_job_alone(
+    roots, caplog, monkeypatch
+):
+    import psycopg
+
+    monkeypatch.setattr(maintenance, "LOCK_TIMEOUT", "200ms")
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
+        port=settings["PORT"] or 5432, password=settings["PASSWORD"] or None,
+    )  # fmt: skip
+    try:
+        # Another session holds the table and the index (a schema change, say, or a long
+        # anti-wraparound VACUUM would).
+        other.execute("LOCK TABLE indexing_symbol IN ACCESS EXCLUSIVE MODE")
+        other.execute("ALTER INDEX search_chunk_folded_trgm SET (gin_pending_list_limit = 4096)")
+        with caplog.at_level(logging.WARNING, logger="indexing.maintenance"):
+            assert not maintenance.analyze_after_write(
+                tables=("indexing_symbol",), measured_by="indexing_symbol", rows_written=10**6
+            )
+            assert maintenance.gin_pending_lists_flush(tables=("indexing_chunk",)) == 0
+    finally:
+        other.rollback()
+        other.close()
+    assert 'ANALYZE "indexing_symbol" failed' in caplog.text
+    assert "search_chunk_folded_trgm failed" in caplog.text
+    assert "lock timeout" in caplog.text
+    with connection.cursor() as cursor:  # the caller's transaction is still usable
+        cursor.execute("SELECT count(*) FROM indexing_chunk")
+        assert cursor.fetchone() is not None
+
+
+@on_postgres
 def test_a_user_that_does_not_own_the_indexes_leaves_them_to_autovacuum(caplog):
     with connection.cursor() as cursor:
         cursor.execute("CREATE ROLE mcp_test_not_owner")
         cursor.execute("SET LOCAL ROLE mcp_test_not_owner")
     with caplog.at_level(logging.WARNING, logger="indexing.maintenance"):
         assert maintenance.gin_pending_lists_flush(tables=("indexing_chunk",)) == 0
-    assert "could not merge the pending list of search_chunk_folded_trgm" in caplog.text
+    assert "merging the pending list of search_chunk_folded_trgm failed" in caplog.text
     assert "owner" in caplog.text
     with connection.cursor() as cursor:  # the transaction is still usable
         cursor.execute("SELECT 1")

@@ -47,10 +47,10 @@ def test_symbol_filters_keep_only_what_they_name(api_client, indexed_repo, viewe
     )
     index_repository(Repository.objects.create(name="other", path=str(other)))
 
-    def found(**filters):
+    def found(q="invoicetotal", **filters):
         return {
             (s["repository"]["name"], s["path"], s["name"], s["kind"])
-            for s in symbols(api_client, viewer_auth, q="invoicetotal", **filters)
+            for s in symbols(api_client, viewer_auth, q=q, **filters)
         }
 
     everything = found()
@@ -69,6 +69,17 @@ def test_symbol_filters_keep_only_what_they_name(api_client, indexed_repo, viewe
     assert found(kind="class", repo="shop", lang="Python") == {
         ("shop", "src/billing/invoice.py", "InvoiceTotal", "class")
     }
+    # No name starts with "invtot": only the letters-in-order lookup finds these, and it
+    # keeps the same filters.
+    assert found(q="invtot", kind="function", repo="other") == {
+        ("other", "o.py", "invoice_total", "function"),
+        ("other", "o.js", "invoiceTotal", "function"),
+    }
+    assert found(q="invtot", repo="other", lang="JavaScript") == {
+        ("other", "o.js", "invoiceTotal", "function")
+    }
+    # LIKE's wildcards in a query match only themselves: "i%l" is not "i, anything, l".
+    assert found(q="i%l") == set()
 
 
 def test_symbols_bad_input_and_scope(api_client, indexed_repo, viewer_auth, developer):
