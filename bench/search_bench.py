@@ -11,11 +11,19 @@ queries over the same tree in the same run (case-insensitive, like the API's
 default). Reports p50 and p95 per query class, twice: "cold" with the server's
 per-process result memory off (every request searches), and "repeat" with the
 default, where a repeated query is answered from memory until the index changes.
+
+    python bench/search_bench.py --engine --baseline ../old-checkout
+
+adds the search engine itself, in-process (no HTTP, token or JSON), on the same index:
+this checkout and, with --baseline, another one, alternating A, B, A, B so that load on
+the machine falls on both alike. The baseline must work on this checkout's database
+schema (its migrations are not run).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -35,6 +43,37 @@ REGEX = [r"def \w+_or_create\(", r"class \w+Form\(", r"raise \w+Error\(", r"self
 SYMBOLS = ["QuerySet", "get_or_create", "as_sq", "gfk", "ModelAdmin"]
 RUNS = 30
 RG_RUNS = 5
+# (name, queries, how the engine runs them, ripgrep's arguments)
+CLASSES = [
+    ("literal, rare", LITERAL_RARE, "literal", lambda q: ["-F", q]),
+    ("literal, common", LITERAL_COMMON, "literal", lambda q: ["-F", q]),
+    ("regex with a literal", REGEX, "regex", lambda q: ["-e", q]),
+    ("symbol lookup", SYMBOLS, "symbols", lambda q: ["-e", rf"(def|class) \w*{q}"]),
+]
+ENGINE_PASSES = 2  # per checkout, alternating with the baseline
+
+# Runs in a child process whose PYTHONPATH and working directory are the checkout timed.
+ENGINE_SCRIPT = """
+import json, sys, time, django
+django.setup()
+from search import engine, selectors
+classes, runs = json.loads(sys.argv[1]), int(sys.argv[2])
+def once(kind, q):
+    if kind == "symbols":
+        selectors.symbol_search(q=q, kinds=[], language=None, repositories=[], limit=50)
+    else:
+        engine.search(engine.Query(q=q, regex=kind == "regex", limit=50))
+out = {}
+for name, kind, queries in classes:
+    out[name] = []
+    for q in queries:
+        once(kind, q)
+        for _ in range(runs):
+            started = time.perf_counter()
+            once(kind, q)
+            out[name].append(time.perf_counter() - started)
+print(json.dumps(out))
+"""
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -97,7 +136,9 @@ def time_rg(args: list[str], tree: Path) -> list[float]:
     return times
 
 
-def run_backend(label: str, tree: Path, work: Path, extra: dict) -> list[tuple]:
+def run_backend(
+    label: str, tree: Path, work: Path, extra: dict, *, engine: bool, baseline: Path | None
+) -> list[tuple]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         {
@@ -118,7 +159,32 @@ def run_backend(label: str, tree: Path, work: Path, extra: dict) -> list[tuple]:
     for mode, seconds in (("cold", "0"), ("repeat", "60")):
         rows += serve_and_time(f"{label} {mode}", {**env, "MCP_SEARCH_CACHE_SECONDS": seconds},
                                tree, token)  # fmt: skip
+    if engine:
+        rg_of = {name: rg_times for _label, name, _times, rg_times in rows[: len(CLASSES)]}
+        checkouts = [("engine", ROOT)] + ([("engine, baseline", baseline)] if baseline else [])
+        timed: dict[tuple[str, str], list[float]] = {}
+        for _ in range(ENGINE_PASSES):
+            for mode, checkout in checkouts:
+                for name, times in time_engine(checkout, env).items():
+                    timed.setdefault((mode, name), []).extend(times)
+        rows += [
+            (f"{label} {mode}", name, times, rg_of[name]) for (mode, name), times in timed.items()
+        ]
     return rows
+
+
+def time_engine(checkout: Path, env: dict) -> dict[str, list[float]]:
+    """Seconds per query class, the engine called in-process from `checkout`."""
+    classes = [(name, kind, queries) for name, queries, kind, _rg in CLASSES]
+    out = subprocess.run(
+        [sys.executable, "-c", ENGINE_SCRIPT, json.dumps(classes), str(RUNS // ENGINE_PASSES)],
+        env={**env, "PYTHONPATH": str(checkout)},
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def serve_and_time(label: str, env: dict, tree: Path, token: str) -> list[tuple]:
@@ -137,16 +203,11 @@ def serve_and_time(label: str, env: dict, tree: Path, token: str) -> list[tuple]
             except requests.RequestException:  # not listening yet, or still booting
                 time.sleep(0.2)
         rows = []
-        classes = [
-            ("literal, rare", LITERAL_RARE, lambda q: ("/api/search", {"q": q}), lambda q: ["-F", q]),
-            ("literal, common", LITERAL_COMMON, lambda q: ("/api/search", {"q": q}), lambda q: ["-F", q]),
-            ("regex with a literal", REGEX, lambda q: ("/api/search", {"q": q, "regex": "true"}), lambda q: ["-e", q]),
-            ("symbol lookup", SYMBOLS, lambda q: ("/api/symbols", {"q": q}), lambda q: ["-e", rf"(def|class) \w*{q}"]),
-        ]  # fmt: skip
-        for name, queries, api, rg_args in classes:
+        for name, queries, kind, rg_args in CLASSES:
             api_times, rg_times = [], []
             for q in queries:
-                path, params = api(q)
+                path = "/api/symbols" if kind == "symbols" else "/api/search"
+                params = {"q": q, **({"regex": "true"} if kind == "regex" else {})}
                 api_times += time_api(base, token, path, params)
                 rg_times += time_rg(rg_args(q), tree)
             rows.append((label, name, api_times, rg_times))
@@ -166,7 +227,17 @@ def main() -> None:
         help="the PostgreSQL run's shared cache, as in production (this Redis database is "
         "flushed); without it that run keeps the cache in PostgreSQL",
     )
+    parser.add_argument(
+        "--engine", action="store_true", help="also time the search engine in-process"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --engine: another checkout whose engine is timed beside this one",
+    )
     args = parser.parse_args()
+    if args.baseline and not args.engine:
+        parser.error("--baseline goes with --engine")
     if args.redis and not args.postgres:
         parser.error("--redis goes with --postgres (the embedded default has no Redis)")
     import django
@@ -176,7 +247,8 @@ def main() -> None:
     shutil.copytree(django.__path__[0], tree, ignore=shutil.ignore_patterns("__pycache__"))
     rows = []
     try:
-        rows += run_backend("SQLite", tree, work, {})
+        options = {"engine": args.engine, "baseline": args.baseline}
+        rows += run_backend("SQLite", tree, work, {}, **options)
         if args.postgres:
             from index_bench import _recreate_postgres
 
@@ -187,21 +259,23 @@ def main() -> None:
 
                 redis.Redis.from_url(args.redis).flushdb()
                 extra["REDIS_URL"] = args.redis
-            rows += run_backend("PG+Redis" if args.redis else "PostgreSQL", tree, work, extra)
+            label = "PG+Redis" if args.redis else "PostgreSQL"
+            rows += run_backend(label, tree, work, extra, **options)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(
         "\nTree: the installed Django package; API = first page over HTTP with a token, "
-        f"{RUNS} runs a query; ripgrep = `rg -i -n`, {RG_RUNS} runs a query\n"
+        f"{RUNS} runs a query; engine = the same first page in-process; "
+        f"ripgrep = `rg -i -n`, {RG_RUNS} runs a query\n"
     )
     print(
-        f"{'database':<18} {'query class':<22} {'API p50':>8} {'API p95':>8} {'rg p50':>8} {'rg p95':>8} {'rg/API p50':>10}"
+        f"{'database':<26} {'query class':<22} {'p50':>8} {'p95':>8} {'rg p50':>8} {'rg p95':>8} {'rg÷p50':>10}"
     )
     for label, name, api_times, rg_times in rows:
         api50, api95 = statistics.median(api_times), percentile(api_times, 0.95)
         rg50, rg95 = statistics.median(rg_times), percentile(rg_times, 0.95)
         print(
-            f"{label:<18} {name:<22} {api50 * 1000:7.1f}ms {api95 * 1000:7.1f}ms "
+            f"{label:<26} {name:<22} {api50 * 1000:7.1f}ms {api95 * 1000:7.1f}ms "
             f"{rg50 * 1000:7.1f}ms {rg95 * 1000:7.1f}ms {rg50 / api50:9.1f}x"
         )
 
