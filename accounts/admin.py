@@ -275,3 +275,11 @@ class AuditEventAdmin(ViewOnlyAdmin):
     search_fields = ["actor_name", "target", "target_id", "ip"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEvent._meta.fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term:
+            # Failed logins with a name no account had are kept under its digest.
+            digest = audit.unknown_login_name(search_term.strip())
+            found = found | queryset.filter(actor_name=digest)
+        return found, may_have_duplicates

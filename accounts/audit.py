@@ -19,6 +19,7 @@ import logging
 from contextvars import ContextVar
 
 from django.db import DatabaseError, transaction
+from django.utils.crypto import salted_hmac
 
 from accounts.models import AuditEvent, User
 
@@ -50,8 +51,27 @@ ACTIONS = (
 )  # fmt: skip
 
 SECRET_WORDS = ("password", "secret", "token", "key_hash", "private", "credential")
+# Usernames cannot hold a colon, so no account's name can look like this.
+UNKNOWN_LOGIN_PREFIX = "unknown:"
 
 current_request: ContextVar = ContextVar("audit_request", default=None)
+
+
+def login_name(typed: str) -> str:
+    """What a failed login's event names as its actor: the username when an account has
+    it, else unknown_login_name(): what people type into the username field is sometimes
+    their password, and the audit trail must not keep it."""
+    if User._default_manager.filter(**{User.USERNAME_FIELD: typed}).exists():
+        return typed
+    return unknown_login_name(typed)
+
+
+def unknown_login_name(typed: str) -> str:
+    """A keyed digest of a name no account has: the same typed name always gives the
+    same one (under one SECRET_KEY), so repeated tries at it can be counted, and
+    `actor` of /api/audit finds them by the name, but the name cannot be read back."""
+    digest = salted_hmac("accounts.audit.unknown-login", typed, algorithm="sha256")
+    return UNKNOWN_LOGIN_PREFIX + digest.hexdigest()[:16]
 
 
 class AuditContextMiddleware:

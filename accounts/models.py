@@ -324,7 +324,12 @@ class AuditEvent(models.Model):
         related_name="+",
     )
     actor_name = models.CharField(
-        max_length=150, blank=True, help_text="The username then (for a failed login: as typed)."
+        max_length=150,
+        blank=True,
+        help_text=(
+            "The username then (a failed login with a name no account had: unknown: and a "
+            "keyed digest of it)."
+        ),
     )
     auth_method = models.CharField(max_length=20, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts import audit
 from accounts.models import ApiKey, AuditEvent, User
 
 
@@ -30,7 +31,9 @@ def audit_events(*, params: dict):
     if params.get("outcome"):
         events = events.filter(outcome=params["outcome"])
     if params.get("actor"):
-        events = events.filter(actor_name=params["actor"])
+        # Failed logins with a name no account had are kept under its digest.
+        actor = params["actor"]
+        events = events.filter(actor_name__in=[actor, audit.unknown_login_name(actor)])
     if params.get("actor_id") is not None:
         events = events.filter(actor_id=params["actor_id"])
     for field in ("target_type", "target_id", "ip"):

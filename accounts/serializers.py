@@ -111,7 +111,11 @@ class AuditQuerySerializer(serializers.Serializer):
         help_text="An action, e.g. login or api_key.revoke; may repeat.",
     )  # fmt: skip
     outcome = serializers.ChoiceField(choices=["success", "failure"], required=False)
-    actor = serializers.CharField(required=False, max_length=150, help_text="A username.")
+    actor = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="A username (also finds failed logins with a name no account had).",
+    )
     actor_id = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
     target_type = serializers.CharField(required=False, max_length=40)
     target_id = serializers.CharField(required=False, max_length=64)

@@ -138,7 +138,7 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     audit.record(
         audit.LOGIN,
         outcome=AuditEvent.Outcome.FAILURE,
-        actor_name=username,
+        actor_name=audit.login_name(username),
         request=request,
         detail={"reason": reason, "via": "admin" if _is_admin(request) else "api"},
     )

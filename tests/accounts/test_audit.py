@@ -52,7 +52,33 @@ def test_login_success_and_failure(api_client, alice):
     assert (failed.outcome, failed.actor_name, str(failed.ip)) == ("failure", "alice", "10.9.9.9")
     assert failed.detail["reason"] == "bad_credentials"
     assert login(api_client, "nobody", "x").status_code == 401
-    assert last("login").actor_name == "nobody"
+    unknown = last("login")
+    assert unknown.actor_name.startswith("unknown:") and "nobody" not in unknown.actor_name
+
+
+def test_a_name_no_account_has_is_kept_as_a_digest_that_can_still_be_found(api_client, alice):
+    """People type their password into the username field: the trail must not keep it."""
+    admin_auth = bearer(
+        login_tokens(UserFactory(username="root", role__name="admin"))["access_token"]
+    )
+    typed = "Tr0ub4dor&3-my-password"
+    for _ in range(2):
+        assert login(api_client, typed, "x").status_code == 401
+    events = AuditEvent.objects.filter(action="login", outcome="failure")
+    names = set(events.values_list("actor_name", flat=True))
+    assert len(names) == 1 and typed not in next(iter(names))  # the same digest twice
+    assert not any(
+        typed in str(value)
+        for row in events.values("actor_name", "target", "target_id", "detail")
+        for value in row.values()
+    )
+    found = api_client.get("/api/audit", {"action": "login", "actor": typed}, **admin_auth)
+    assert found.status_code == 200
+    assert [e["actor"]["username"] for e in found.json()["results"]] == [next(iter(names))] * 2
+    assert (
+        api_client.get("/api/audit", {"actor": "someone-else"}, **admin_auth).json()["results"]
+        == []
+    )
 
 
 def test_a_lockout_is_one_event_not_one_per_attempt(api_client, alice, settings):
@@ -295,6 +321,24 @@ def test_the_admin_is_read_only(alice):
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
+def test_the_admin_finds_a_failed_login_by_the_name_typed(alice):
+    admin = UserFactory(username="root", role__name="admin")
+    browser = Client()
+    browser.force_login(admin)
+    login(Client(), "mallory", "guess")
+    login(Client(), "alice", "wrong")
+    digest = AuditEvent.objects.get(action="login", actor_name__startswith="unknown:").actor_name
+
+    def listed(q):
+        page = browser.get("/admin/accounts/auditevent/", {"q": q})
+        assert page.status_code == 200
+        return page.context["cl"].result_count
+
+    assert listed("mallory") == 1 and listed(digest) == 1
+    assert listed("alice") == 1  # a real account: by its name, as before
+    assert listed("trudy") == 0
+
+
 def test_index_repository_by_command_is_recorded_without_an_actor(tmp_path, settings):
     settings.MCP_INDEX_ROOTS = [str(tmp_path)]
     repository = Repository.objects.create(
@@ -316,3 +360,23 @@ def test_the_authentication_path_writes_no_event(api_client, alice):
         with CaptureQueriesContext(connection) as queries:
             assert api_client.get("/api/repositories", HTTP_AUTHORIZATION=auth).status_code == 200
         assert not [q for q in queries if "accounts_auditevent" in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_digests_names_recorded_before(alice):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from accounts.audit import unknown_login_name
+
+    before, after = ("accounts", "0005_audit_events"), ("accounts", "0006_audit_unknown_login_name")
+    MigrationExecutor(connection).migrate([before])
+    try:
+        typed = AuditEvent.objects.create(action="login", outcome="failure", actor_name="hunter2")
+        known = AuditEvent.objects.create(action="login", outcome="failure", actor_name="alice")
+        other = AuditEvent.objects.create(action="logout", actor_name="hunter2")
+    finally:
+        MigrationExecutor(connection).migrate([after])
+    names = dict(AuditEvent.objects.values_list("pk", "actor_name"))
+    assert names[typed.pk] == unknown_login_name("hunter2")
+    assert (names[known.pk], names[other.pk]) == ("alice", "hunter2")

@@ -1,0 +1,52 @@
+"""Failed logins name a username no account has by a keyed digest (accounts.audit.
+login_name): what people type there is sometimes their password. Events recorded before
+keep what was typed; this rewrites them the same way, so the digest is found by the
+name through /api/audit and the admin as new ones are."""
+
+from django.db import migrations, models
+
+BATCH = 1000
+
+
+def digest_unknown_login_names(apps, schema_editor):
+    from accounts.audit import UNKNOWN_LOGIN_PREFIX, unknown_login_name
+
+    AuditEvent = apps.get_model("accounts", "AuditEvent")
+    User = apps.get_model("accounts", "User")
+    failed = (
+        AuditEvent.objects.filter(action="login", outcome="failure")
+        .exclude(actor_name="")
+        .exclude(actor_name__startswith=UNKNOWN_LOGIN_PREFIX)
+    )
+    last = 0
+    while True:
+        rows = list(failed.filter(pk__gt=last).order_by("pk").values_list("pk", "actor_name")[:BATCH])
+        if not rows:
+            return
+        last = rows[-1][0]
+        names = {name for _pk, name in rows}
+        known = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+        for pk, name in rows:
+            if name not in known:
+                AuditEvent.objects.filter(pk=pk).update(actor_name=unknown_login_name(name))
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("accounts", "0005_audit_events"),
+    ]
+
+    operations = [
+        migrations.AlterField(
+            model_name="auditevent",
+            name="actor_name",
+            field=models.CharField(
+                blank=True,
+                help_text="The username then (a failed login with a name no account had: unknown: and a keyed digest of it).",
+                max_length=150,
+            ),
+        ),
+        # Irreversible by design: the names cannot be read back from their digests.
+        migrations.RunPython(digest_unknown_login_names, migrations.RunPython.noop),
+    ]
