@@ -278,8 +278,10 @@ class AuditEventAdmin(ViewOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term:
+        name = search_term.strip()
+        if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
+            name = name[1:-1]  # a quoted phrase, as the admin's own search reads it
+        if name:
             # Failed logins with a name no account had are kept under its digest.
-            digest = audit.unknown_login_name(search_term.strip())
-            found = found | queryset.filter(actor_name=digest)
+            found = found | queryset.filter(actor_name__in=audit.unknown_login_names(name))
         return found, may_have_duplicates

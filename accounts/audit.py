@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils.crypto import salted_hmac
 
@@ -66,12 +67,19 @@ def login_name(typed: str) -> str:
     return unknown_login_name(typed)
 
 
-def unknown_login_name(typed: str) -> str:
+def unknown_login_name(typed: str, *, secret: str | None = None) -> str:
     """A keyed digest of a name no account has: the same typed name always gives the
     same one (under one SECRET_KEY), so repeated tries at it can be counted, and
     `actor` of /api/audit finds them by the name, but the name cannot be read back."""
-    digest = salted_hmac("accounts.audit.unknown-login", typed, algorithm="sha256")
+    digest = salted_hmac("accounts.audit.unknown-login", typed, secret, algorithm="sha256")
     return UNKNOWN_LOGIN_PREFIX + digest.hexdigest()[:16]
+
+
+def unknown_login_names(typed: str) -> list[str]:
+    """The digests `typed` was recorded under: with the current SECRET_KEY, or with one
+    of SECRET_KEY_FALLBACKS, from before the key was rotated."""
+    secrets = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    return [unknown_login_name(typed, secret=secret) for secret in secrets]
 
 
 class AuditContextMiddleware:

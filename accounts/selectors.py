@@ -33,7 +33,7 @@ def audit_events(*, params: dict):
     if params.get("actor"):
         # Failed logins with a name no account had are kept under its digest.
         actor = params["actor"]
-        events = events.filter(actor_name__in=[actor, audit.unknown_login_name(actor)])
+        events = events.filter(actor_name__in=[actor, *audit.unknown_login_names(actor)])
     if params.get("actor_id") is not None:
         events = events.filter(actor_id=params["actor_id"])
     for field in ("target_type", "target_id", "ip"):

@@ -14,8 +14,6 @@ A password change does not touch API keys: they are separate credentials.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import caches
 from django.db.models import DEFERRED
@@ -121,7 +119,7 @@ def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     elif isinstance(refusal, LoginLocked):
         # One event per locked username and per locked address in a window: a locked
         # address trying new usernames, or many addresses on one account, write nothing more.
-        digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
+        digest = throttling.username_digest(username)
         address = throttling.client_ip(request) or "unknown"
         window = int(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
         cache = caches[auth_settings.CACHE_ALIAS]

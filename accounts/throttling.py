@@ -15,13 +15,13 @@ client usually owns the whole /64.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
 import math
 import time
 
 from django.core.cache import caches
+from django.utils.crypto import salted_hmac
 from rest_framework.throttling import BaseThrottle
 
 from accounts.conf import auth_settings
@@ -48,9 +48,16 @@ def _address_bucket(request, kind: str = "login-attempts") -> str | None:
     return f"auth:{kind}:ip:{address}"
 
 
+def username_digest(username: str) -> str:
+    """A username as a cache key: keyed, since what is typed there is sometimes a password
+    and the cache may be a database table (the embedded default) that outlives the try."""
+    return salted_hmac(
+        "accounts.throttling.username", username.casefold(), algorithm="sha256"
+    ).hexdigest()[:32]
+
+
 def _username_bucket(username: str) -> str:
-    digest = hashlib.sha256(username.casefold().encode()).hexdigest()[:32]
-    return f"auth:login-attempts:user:{digest}"
+    return f"auth:login-attempts:user:{username_digest(username)}"
 
 
 def _cache():

@@ -176,15 +176,16 @@ def run_backend(
 def time_engine(checkout: Path, env: dict) -> dict[str, list[float]]:
     """Seconds per query class, the engine called in-process from `checkout`."""
     classes = [(name, kind, queries) for name, queries, kind, _rg in CLASSES]
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", ENGINE_SCRIPT, json.dumps(classes), str(RUNS // ENGINE_PASSES)],
         env={**env, "PYTHONPATH": str(checkout)},
         cwd=checkout,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    )
+    if done.returncode:
+        sys.exit(f"the engine of {checkout} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def serve_and_time(label: str, env: dict, tree: Path, token: str) -> list[tuple]:
@@ -238,6 +239,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.baseline and not args.engine:
         parser.error("--baseline goes with --engine")
+    if args.baseline and not (args.baseline / "search" / "engine.py").is_file():
+        parser.error(f"--baseline {args.baseline} is not a checkout of this project")
     if args.redis and not args.postgres:
         parser.error("--redis goes with --postgres (the embedded default has no Redis)")
     import django

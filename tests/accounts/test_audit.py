@@ -81,6 +81,31 @@ def test_a_name_no_account_has_is_kept_as_a_digest_that_can_still_be_found(api_c
     )
 
 
+def test_names_recorded_before_a_secret_key_rotation_are_still_found(api_client, alice, settings):
+    admin_auth = bearer(
+        login_tokens(UserFactory(username="root", role__name="admin"))["access_token"]
+    )
+    login(api_client, "mallory", "guess")
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret-key-" + "x" * 40, [old_key]
+    login(api_client, "mallory", "again")
+    found = api_client.get("/api/audit", {"action": "login", "actor": "mallory"}, **admin_auth)
+    assert len(found.json()["results"]) == 2
+
+
+def test_a_typed_name_reaches_the_throttle_cache_only_keyed():
+    """The throttle counts failures per username in the shared cache, which on the embedded
+    default is a database table: an unkeyed hash of a typed password could be reversed."""
+    import hashlib
+
+    from accounts import throttling
+
+    typed = "Tr0ub4dor&3-my-password"
+    bucket = throttling._username_bucket(typed)
+    assert hashlib.sha256(typed.casefold().encode()).hexdigest()[:32] not in bucket
+    assert bucket.endswith(throttling.username_digest(typed)) and typed not in bucket
+
+
 def test_a_lockout_is_one_event_not_one_per_attempt(api_client, alice, settings):
     for _ in range(settings.MCP_AUTH["LOGIN_FAILURE_LIMIT"]):
         login(api_client, "alice", "wrong", REMOTE_ADDR="10.0.0.1")
@@ -363,20 +388,34 @@ def test_the_authentication_path_writes_no_event(api_client, alice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_digests_names_recorded_before(alice):
+def test_the_migration_digests_names_recorded_before(alice, monkeypatch):
+    import importlib
+
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
     from accounts.audit import unknown_login_name
 
+    migration = importlib.import_module("accounts.migrations.0006_audit_unknown_login_name")
+    monkeypatch.setattr(migration, "BATCH", 2)  # several batches, names split across them
     before, after = ("accounts", "0005_audit_events"), ("accounts", "0006_audit_unknown_login_name")
     MigrationExecutor(connection).migrate([before])
     try:
-        typed = AuditEvent.objects.create(action="login", outcome="failure", actor_name="hunter2")
-        known = AuditEvent.objects.create(action="login", outcome="failure", actor_name="alice")
-        other = AuditEvent.objects.create(action="logout", actor_name="hunter2")
+        typed = ["hunter2", "alice", "hunter2", "unknown:not-a-digest", "UNKNOWN:abc", "hunter2"]
+        failed = [
+            AuditEvent.objects.create(action="login", outcome="failure", actor_name=name).pk
+            for name in typed
+        ]
+        other = AuditEvent.objects.create(action="logout", actor_name="hunter2").pk
     finally:
         MigrationExecutor(connection).migrate([after])
     names = dict(AuditEvent.objects.values_list("pk", "actor_name"))
-    assert names[typed.pk] == unknown_login_name("hunter2")
-    assert (names[known.pk], names[other.pk]) == ("alice", "hunter2")
+    assert [names[pk] for pk in failed] == [
+        unknown_login_name("hunter2"),
+        "alice",  # an account's name stays
+        unknown_login_name("hunter2"),
+        unknown_login_name("unknown:not-a-digest"),
+        unknown_login_name("UNKNOWN:abc"),
+        unknown_login_name("hunter2"),
+    ]
+    assert names[other] == "hunter2"  # only failed logins are rewritten

@@ -48,6 +48,8 @@ def test_create_user_without_terminal_or_stdin_flag_refuses(monkeypatch):
         (["carol", "--role", "root"], "a long passphrase 9\n", "Unknown role 'root'"),
         (["carol", "--password-stdin"], "123\n", "Password refused"),
         (["carol", "--password-stdin"], "\n", "empty"),
+        (["carol:x", "--password-stdin"], "a long passphrase 9\n", "Username refused"),
+        (["c" * 151, "--password-stdin"], "a long passphrase 9\n", "Username refused"),
     ],
 )
 def test_create_user_refuses_bad_input(monkeypatch, args, stdin, message):

@@ -35,6 +35,10 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown role {role!r}. Roles: {names}.")
         if User.objects.filter(username=username).exists():
             raise CommandError(f"User {username!r} already exists.")
+        try:  # before the password is asked for, and not reported as the password's fault
+            User._meta.get_field("username").clean(username, None)
+        except ValidationError as exc:
+            raise CommandError("Username refused: " + " ".join(exc.messages)) from None
         password = self._read_password(password_stdin)
         try:
             user = services.user_create(
