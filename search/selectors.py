@@ -134,7 +134,8 @@ def symbol_search(
             [key, key + "\U0010ffff"],
         )
     else:  # LIKE 'key%' uses the varchar_pattern_ops index (search/migrations)
-        prefix, prefix_params = "s.search_name LIKE %s", [sql.like_escape(key) + "%"]
+        prefix = "s.search_name LIKE %s"
+        prefix_params = [connection.ops.prep_for_like_query(key) + "%"]
     found = _symbol_rows([prefix, *conditions], prefix_params + params, SYMBOL_CANDIDATES)
     if len(found) < limit:
         seen = {row[0] for row in found}

@@ -26,12 +26,6 @@ def in_list(column: str, values: Iterable) -> tuple[str, list]:
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
 
-def like_escape(text: str) -> str:
-    """`text` as a literal inside a PostgreSQL LIKE pattern, whose escape character is the
-    backslash. SQLite's LIKE has none unless the query adds ESCAPE '\\'."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def file_conditions(
     alias: str, repository_alias: str, *, repositories: list[int], language: str | None
 ) -> tuple[list[str], list]:

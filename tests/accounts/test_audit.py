@@ -359,7 +359,8 @@ def test_the_admin_finds_a_failed_login_by_the_name_typed(alice):
         assert page.status_code == 200
         return page.context["cl"].result_count
 
-    assert listed("mallory") == 1 and listed(digest) == 1
+    assert listed("mallory") == 1 and listed('"mallory"') == 1  # as typed, and quoted
+    assert listed(digest) == 1
     assert listed("alice") == 1  # a real account: by its name, as before
     assert listed("trudy") == 0
 

@@ -78,8 +78,12 @@ def test_symbol_filters_keep_only_what_they_name(api_client, indexed_repo, viewe
     assert found(q="invtot", repo="other", lang="JavaScript") == {
         ("other", "o.js", "invoiceTotal", "function")
     }
-    # LIKE's wildcards in a query match only themselves: "i%l" is not "i, anything, l".
-    assert found(q="i%l") == set()
+    # LIKE's wildcards and escape character in a query are answered, not an error. (The
+    # ranking would drop a name they let through as a candidate: this is no test of the
+    # escaping, which is Django's prep_for_like_query.)
+    for hostile in ("i%l", "x_y", "%%%q", "q" * 200):
+        assert found(q=hostile) == set()
+    assert found(q="invoice\\") == found(q="invoice")  # a trailing escape character
 
 
 def test_symbols_bad_input_and_scope(api_client, indexed_repo, viewer_auth, developer):
