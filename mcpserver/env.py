@@ -15,6 +15,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from mcpserver.datadir import private_dir, private_file
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -61,12 +63,14 @@ def persistent_secret(path: Path, *, nbytes: int = 48) -> str:
     Used for the embedded default only: a development machine gets stable
     secrets across restarts without anyone having to invent one. O_EXCL makes
     the first writer win when several processes start at once; the others read
-    what it wrote.
+    what it wrote. The folder is made (or tightened to) 0700 and the file is 0600:
+    no other local user may read it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        private_file(path)
         for _attempt in range(50):
             value = path.read_text().strip()
             if value:
