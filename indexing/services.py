@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +21,7 @@ from indexing.indexer import LeaseLost, index_repository
 from indexing.models import IndexedFile, IndexJob, PluginSetting, Repository, SemanticChunk
 from indexing.signals import index_changed
 from indexing.walker import WalkError
+from mcpserver.datadir import sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +37,87 @@ class Conflict(APIException):
         self.extra = extra
 
 
+@dataclass(frozen=True)
+class ProtectedPath:
+    path: str  # real path
+    kind: str  # data, database, env, excluded, installation
+    what: str  # for messages: what it is, never where
+
+
+PROTECTED_WHAT = {
+    "data": "the server's data directory (MCP_DATA_DIR), which holds its secret keys and database",
+    "database": "the server's database",
+    "env": "the server's .env file, which may hold its secrets",
+    "excluded": "a path listed in MCP_INDEX_EXCLUDED_PATHS",
+    "installation": "the server's own installation",
+}
+
+
+def protected_paths() -> list[ProtectedPath]:
+    """The server's own files, which no repository may be, contain or lie inside.
+
+    Read from the settings on every call: the data directory, each SQLite database
+    file, the .env file settings.py loads, MCP_INDEX_EXCLUDED_PATHS and the
+    installation (BASE_DIR), all with symlinks resolved.
+    """
+    base = Path(settings.BASE_DIR)
+    found: list[tuple[str | os.PathLike, str]] = [(settings.MCP_DATA_DIR, "data")]
+    for database in settings.DATABASES.values():
+        if str(database.get("ENGINE", "")).endswith("sqlite3"):
+            name = sqlite_file(database.get("NAME"))
+            if name:
+                found.append((name, "database"))
+    found.append((base / ".env", "env"))
+    found.extend((path, "excluded") for path in settings.MCP_INDEX_EXCLUDED_PATHS)
+    found.append((base, "installation"))
+    return [
+        ProtectedPath(os.path.realpath(os.fspath(path)), kind, PROTECTED_WHAT[kind])
+        for path, kind in found
+    ]
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies inside it, by whole path components."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _refuse_protected(resolved: str) -> None:
+    protected_list = protected_paths()
+    # "This folder is ..." says the most: before what it contains or lies inside.
+    protected_list.sort(key=lambda protected: protected.path != resolved)
+    for protected in protected_list:
+        if resolved == protected.path:
+            relation = f"This folder is {protected.what}"
+        elif _within(protected.path, resolved):
+            relation = f"This folder contains {protected.what}"
+        elif _within(resolved, protected.path):
+            relation = f"This folder lies inside {protected.what}"
+        else:
+            continue
+        advice = ""
+        if relation.startswith("This folder contains"):
+            advice = " Index a folder beside it" + (
+                ", or ask the operator to move MCP_DATA_DIR out of the index roots."
+                if protected.kind == "data"
+                else "."
+            )
+        raise ValidationError(
+            {
+                "repo_path": [
+                    f"{relation}: it cannot be indexed (the server never indexes its own "
+                    f"files, so that its secrets stay secret).{advice}"
+                ]
+            }
+        )
+
+
 def repository_path_resolve(raw_path) -> str:
     """The real path of a repository to index, or a 400 that says what to do.
 
     Symlinks are resolved first, then the result must lie inside one of
     MCP_INDEX_ROOTS (compared by whole path components, so /srv/code-evil is
-    not inside /srv/code).
+    not inside /srv/code), and must neither be, contain nor lie inside one of
+    the server's own files (`protected_paths`).
     """
     roots = [os.path.realpath(root) for root in settings.MCP_INDEX_ROOTS]
     if not roots:
@@ -69,6 +147,7 @@ def repository_path_resolve(raw_path) -> str:
                 ]
             }
         )
+    _refuse_protected(resolved)
     if not os.path.exists(resolved):
         raise ValidationError({"repo_path": ["Nothing exists at that path."]})
     if not os.path.isdir(resolved):

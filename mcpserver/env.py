@@ -57,6 +57,17 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def absolute_paths(name: str, paths: list[str]) -> list[str]:
+    """`paths` (read from the variable `name`), refused unless every one is absolute: a
+    relative one would depend on the folder each process happens to start in."""
+    relative = [path for path in paths if not os.path.isabs(path)]
+    if relative:
+        raise ImproperlyConfigured(
+            f"{name} must list absolute paths, not {', '.join(map(repr, relative))}."
+        )
+    return paths
+
+
 def persistent_secret(path: Path, *, nbytes: int = 48) -> str:
     """Return the secret kept in `path`, creating it on first use.
 

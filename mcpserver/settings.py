@@ -19,7 +19,7 @@ import dj_database_url
 from corsheaders.defaults import default_headers as default_cors_headers
 from dotenv import load_dotenv
 
-from mcpserver.env import env_bool, env_int, env_list, env_str, persistent_secret
+from mcpserver.env import absolute_paths, env_bool, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -192,6 +192,11 @@ else:
 # --- Indexing and background work --------------------------------------------------------
 # Folders repositories may be indexed from; nothing outside them, after symlinks.
 MCP_INDEX_ROOTS = env_list("MCP_INDEX_ROOTS")
+# Never indexed, even under a root: the operator's own secret files (TLS keys...). The data
+# directory, the SQLite database, .env and the installation are refused without being listed.
+MCP_INDEX_EXCLUDED_PATHS = absolute_paths(
+    "MCP_INDEX_EXCLUDED_PATHS", env_list("MCP_INDEX_EXCLUDED_PATHS")
+)
 MCP_INDEX_MAX_FILE_BYTES = env_int("MCP_INDEX_MAX_FILE_BYTES", 1024 * 1024, minimum=1)
 MCP_INDEX_MAX_FILES = env_int("MCP_INDEX_MAX_FILES", 200_000, minimum=1)
 # A job renews its lease on the repository as it works; a job whose worker
