@@ -7,6 +7,8 @@ configuration never takes a request.
 
 from __future__ import annotations
 
+import os
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -151,3 +153,42 @@ def check_mcp_resource(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security)
+def check_index_roots(app_configs=None, **kwargs):
+    """An index root must not reach the data directory or the SQLite database. Such
+    repositories are refused anyway (indexing.services.protected_paths); the warning
+    tells the operator to move the secrets out of the way, rather than have developers
+    find out one refused path at a time."""
+    from indexing.services import protected_paths
+
+    warnings = []
+    data = [path for path in protected_paths() if path.kind in ("data", "database")]
+    for raw_root in settings.MCP_INDEX_ROOTS:
+        root = os.path.realpath(raw_root)
+        for protected in data:
+            if _within(protected.path, root):
+                relation = "contains"
+            elif _within(root, protected.path):
+                relation = "lies inside"
+            else:
+                continue
+            noun = "the data directory" if protected.kind == "data" else "the SQLite database"
+            warnings.append(
+                Warning(
+                    f"The index root {root} {relation} {noun} ({protected.path}), which "
+                    "holds the server's secret keys and database.",
+                    hint="Repositories that reach it are refused, but keep it out of reach: "
+                    "set MCP_DATA_DIR (and DATABASE_URL, for SQLite) to a folder outside "
+                    "every index root, e.g. /var/lib/mcp-code-server, and move the files "
+                    "there; or narrow MCP_INDEX_ROOTS.",
+                    id="mcpserver.W003",
+                )
+            )
+            break
+    return warnings
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
