@@ -5,16 +5,26 @@ relative to its own folder; the deepest match decides), skips
 version-control, vendor and build folders, and leaves binary and oversized
 files out. Symlinks are never followed: a symlinked folder is not entered
 and a symlinked file is left out (its target, if it lies in the repository,
-is indexed under its own path). Files are opened without following links
-and checked to be the very file the walk saw (see `read_file`), so swapping
-a file for a symlink between the walk and the read cannot smuggle in
-content from outside the repository.
+is indexed under its own path).
+
+The walk goes through open directory descriptors, never through path names:
+the root is opened once (O_DIRECTORY|O_NOFOLLOW, and checked to be the very
+folder named), and each subfolder is opened by name relative to its parent's
+descriptor with O_NOFOLLOW, then listed through that descriptor. A folder
+swapped for a symlink between listing its parent and entering it is
+therefore never entered (the open fails, and it is skipped under its
+in-repository path), so nothing outside the repository is listed, and no name
+from outside is ever reported. Reading a file later (`read_file`) opens it
+the same way, component by component from the root, and checks it is the
+very file the walk saw.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pathspec
@@ -30,7 +40,17 @@ SKIP_DIRS = frozenset(
 )  # fmt: skip
 MAX_PATH_LENGTH = 1024
 MAX_GITIGNORE_BYTES = 64 * 1024
-OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | CLOEXEC
+# Why a folder listed in its parent could not be entered; the reason never names
+# anything but the folder's path inside the repository.
+REPLACED = "folder replaced while being walked (not entered)"
+ENTER_FAILURES = {
+    errno.ELOOP: REPLACED,  # now a symlink: O_NOFOLLOW refused it
+    errno.ENOTDIR: REPLACED,  # now a file or something else
+    errno.ENOENT: "folder removed while being walked",
+}
 
 
 class WalkError(Exception):
@@ -46,6 +66,7 @@ class Candidate:
     ctime_ns: int
     inode: int
     device: int
+    root: str  # the repository folder the walk started from
 
 
 @dataclass(frozen=True)
@@ -54,44 +75,71 @@ class Skipped:
     reason: str
 
 
-def _open_regular(path: str, *, expect: os.stat_result | None = None) -> int | None:
-    """Open a regular file without following a symlink; None if it is anything else.
+class _Refused(OSError):
+    pass
 
-    With `expect`, the file must still be the one the walk saw (same device and
-    inode), and its real path must still lie where the walk found it.
+
+def _open_root(root: str) -> int:
+    """A descriptor of the repository folder itself: not a symlink, and (where /proc
+    says) the folder at exactly that path, so a parent swapped for a link is refused."""
+    fd = os.open(root, DIR_FLAGS)
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return fd  # no /proc: the realpath checks before the walk and the job stand
+    if opened != root:
+        os.close(fd)
+        raise _Refused("the repository folder moved behind a symlink")
+    return fd
+
+
+def _open_regular(
+    name: str, *, dir_fd: int | None = None, expect: os.stat_result | None = None
+) -> int:
+    """Open a regular file without following a symlink; refused if it is anything else.
+
+    With `expect`, the file must still be the one the walk saw (same device and inode).
     """
-    fd = os.open(path, OPEN_FLAGS)
+    fd = os.open(name, OPEN_FLAGS, dir_fd=dir_fd)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise _Refused("not a regular file")
         if expect is not None and (info.st_dev, info.st_ino) != (expect.st_dev, expect.st_ino):
             raise _Refused("changed while being indexed")
-        # What the kernel opened, by name: a parent folder swapped for a symlink
-        # after the walk shows up here (O_NOFOLLOW guards only the last part).
-        if expect is not None and os.readlink(f"/proc/self/fd/{fd}") != path:
-            raise _Refused("moved behind a symlink while being indexed")
         return fd
     except BaseException:
         os.close(fd)
         raise
 
 
-class _Refused(OSError):
-    pass
-
-
 def read_file(candidate: Candidate, limit: int) -> bytes:
-    """The bytes of a walked file, at most `limit` + 1; OSError if it is not that file any more."""
+    """The bytes of a walked file, at most `limit` + 1; OSError if it is not that file any more.
+
+    Opened component by component from the repository root, no component followed if it
+    is a symlink: a parent folder swapped for a link after the walk fails the open.
+    """
+    *folders, name = candidate.path.split("/")
     expect = os.stat_result((0, candidate.inode, candidate.device, 0, 0, 0, 0, 0, 0, 0))
-    fd = _open_regular(candidate.absolute, expect=expect)
+    directory = _open_root(candidate.root)
+    try:
+        for folder in folders:
+            parent, directory = directory, -1
+            try:
+                directory = os.open(folder, DIR_FLAGS, dir_fd=parent)
+            finally:
+                os.close(parent)
+        fd = _open_regular(name, dir_fd=directory, expect=expect)
+    finally:
+        if directory >= 0:
+            os.close(directory)
     with os.fdopen(fd, "rb") as handle:
         return handle.read(limit + 1)
 
 
-def _load_gitignore(path: str) -> pathspec.PathSpec | None:
+def _load_gitignore(dir_fd: int) -> pathspec.PathSpec | None:
     try:
-        fd = _open_regular(path)
+        fd = _open_regular(".gitignore", dir_fd=dir_fd)
     except OSError:
         return None  # a fifo, a symlink, a device: not a .gitignore we read
     with os.fdopen(fd, "rb") as handle:
@@ -124,20 +172,12 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
                     return decision
         return False
 
-    pending = [""]
-    while pending:
-        rel_dir = pending.pop()
-        directory = os.path.join(root, rel_dir) if rel_dir else root
-        try:
-            with os.scandir(directory) as scan:
-                entries = sorted(scan, key=lambda entry: entry.name)
-        except OSError as exc:
-            if not rel_dir:
-                raise WalkError(f"The repository folder cannot be read: {exc.strerror}.") from None
-            skipped.append(Skipped(rel_dir, "unreadable folder"))
-            continue
+    def listed(fd: int, rel_dir: str) -> list[str]:
+        """Record the files of one open folder; return its subfolders to enter, in order."""
+        with os.scandir(fd) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
         if any(entry.name == ".gitignore" for entry in entries):
-            spec = _load_gitignore(os.path.join(directory, ".gitignore"))
+            spec = _load_gitignore(fd)
             if spec is not None:
                 ignores[rel_dir] = spec
         subdirs = []
@@ -174,16 +214,61 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
             candidates.append(
                 Candidate(
                     rel,
-                    entry.path,
+                    os.path.join(root, rel),
                     info.st_size,
                     info.st_mtime_ns,
                     info.st_ctime_ns,
                     info.st_ino,
                     info.st_dev,
+                    root,
                 )
             )
-        pending.extend(reversed(subdirs))
+        return subdirs
+
+    try:
+        root_fd = _open_root(root)
+    except OSError as exc:
+        raise WalkError(_root_problem(exc)) from None
+    # Depth first, in name order: each open folder with the subfolders still to enter.
+    # Only the folders on the current path are open, each closed when it is done.
+    stack: list[tuple[int, Iterator[str]]] = [(root_fd, iter(()))]
+    try:
+        try:
+            stack[-1] = (root_fd, iter(listed(root_fd, "")))
+        except OSError as exc:
+            raise WalkError(f"The repository folder cannot be read: {exc.strerror}.") from None
+        while stack:
+            parent_fd, pending = stack[-1]
+            rel = next(pending, None)
+            if rel is None:
+                stack.pop()
+                os.close(parent_fd)
+                continue
+            if len(rel) > MAX_PATH_LENGTH:
+                skipped.append(Skipped(rel[:200] + "…", "path too long"))
+                continue
+            try:
+                fd = os.open(rel.rpartition("/")[2], DIR_FLAGS, dir_fd=parent_fd)
+            except OSError as exc:
+                skipped.append(Skipped(rel, ENTER_FAILURES.get(exc.errno, "unreadable folder")))
+                continue
+            stack.append((fd, iter(())))  # from here on, closed whatever happens
+            try:
+                stack[-1] = (fd, iter(listed(fd, rel)))
+            except OSError:
+                stack.pop()
+                os.close(fd)
+                skipped.append(Skipped(rel, "unreadable folder"))
+    finally:
+        for fd, _ in stack:
+            os.close(fd)
     return candidates, skipped
+
+
+def _root_problem(exc: OSError) -> str:
+    if isinstance(exc, _Refused) or exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+        return "The repository folder is missing, or is no longer a real folder."
+    return f"The repository folder cannot be read: {exc.strerror}."
 
 
 def looks_binary(data: bytes) -> bool:

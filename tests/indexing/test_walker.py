@@ -114,3 +114,153 @@ def test_file_names_that_are_not_utf8_are_skipped_with_a_reason(tmp_path):
     found, skipped = paths(tmp_path)
     assert found == {"ok.py"}
     assert "name is not UTF-8" in skipped.values()
+
+
+# --- a folder swapped for a symlink while the walk runs ------------------------------------
+# The attack: between listing a folder's parent and entering it, someone with write access
+# to the repository replaces the folder by a symlink to ~/.ssh. The walk must never enter
+# it, and no name from outside the repository may show up anywhere (candidates, skipped
+# entries, job problems), since viewers read those.
+
+OUTSIDE_NAMES = ("id_rsa", "credentials.json")
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the repository, holding what an attacker wants named or read."""
+    return write_repo(
+        tmp_path / "home-ssh",
+        {
+            "id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+            "credentials.json": '{"token": "s3cret"}\n',
+            "huge.bin": "x" * 5000,  # would be "skipped: larger than..." under its name
+        },
+    )
+
+
+@pytest.fixture
+def swap_when_entered(monkeypatch):
+    """Replace `folder` by a symlink to `target` at the moment the walk is about to open or
+    list it: after its parent was listed, before it is entered. Deterministic, and blind to
+    how the walker enters a folder (a path to scandir, or a name and a parent descriptor)."""
+
+    def arm(folder, target):
+        real_open, real_scandir = os.open, os.scandir
+        swapped = []
+
+        def swap_if_entering(path, dir_fd):
+            if swapped or isinstance(path, int):
+                return
+            name = os.fsdecode(path)
+            if name == str(folder) or (dir_fd is not None and name == folder.name):
+                swapped.append(True)
+                folder.rename(folder.with_name(folder.name + "-moved-away"))
+                folder.symlink_to(target)
+
+        def open_(path, flags, mode=0o777, *, dir_fd=None):
+            swap_if_entering(path, dir_fd)
+            return real_open(path, flags, mode, dir_fd=dir_fd)
+
+        def scandir(path="."):
+            swap_if_entering(path, None)
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "open", open_)
+        monkeypatch.setattr(os, "scandir", scandir)
+        return swapped
+
+    return arm
+
+
+def named_outside(text: str) -> list[str]:
+    return [name for name in OUTSIDE_NAMES if name in text]
+
+
+def test_a_folder_swapped_for_a_symlink_during_the_walk_is_not_entered(
+    tmp_path, outside, swap_when_entered
+):
+    repo = write_repo(tmp_path / "repo", {"a.py": "x\n", "keys/readme.md": "x\n", "z.py": "x\n"})
+    swapped = swap_when_entered(repo / "keys", outside)
+    candidates, skipped = walk(str(repo), max_bytes=1000)
+    assert swapped, "the walk never entered the folder"
+    assert {c.path for c in candidates} == {"a.py", "z.py"}
+    assert named_outside(repr(candidates) + repr(skipped)) == []
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("keys", "folder replaced while being walked (not entered)")
+    ]
+
+
+def test_a_race_that_keeps_swapping_a_folder_never_names_outside_files(tmp_path, outside):
+    """The same attack as a real race (an extra: the old walker lost it only about once in
+    2,000 walks; the deterministic test above is the proof)."""
+    import sys
+    import threading
+
+    repo = write_repo(tmp_path / "repo", {"a.py": "x\n", "keys/readme.md": "x\n"})
+    folder, parked = repo / "keys", tmp_path / "parked"
+    stop = threading.Event()
+
+    def flip():
+        while not stop.is_set():
+            folder.rename(parked)
+            folder.symlink_to(outside)
+            folder.unlink()
+            parked.rename(folder)
+
+    flipper = threading.Thread(target=flip)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # let the threads interleave inside a walk
+    flipper.start()
+    try:
+        for _ in range(500):
+            candidates, skipped = walk(str(repo), max_bytes=1000)
+            assert named_outside(repr(candidates) + repr(skipped)) == []
+    finally:
+        stop.set()
+        flipper.join()
+        sys.setswitchinterval(interval)
+
+
+def test_reading_never_follows_a_parent_swapped_after_the_walk(tmp_path, outside):
+    from indexing.walker import read_file
+
+    repo = write_repo(tmp_path / "repo", {"deep/keys/id_rsa": "harmless\n"})
+    (candidate,) = walk(str(repo), max_bytes=1000)[0]
+    (repo / "deep").rename(tmp_path / "deep-moved")
+    os.symlink(tmp_path / "deep-moved", repo / "deep")  # same file, reached through a link
+    with pytest.raises(OSError):
+        read_file(candidate, 1000)
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_walks_and_reads_close_every_descriptor_even_when_they_fail(
+    tmp_path, outside, swap_when_entered
+):
+    from indexing.walker import WalkError, read_file
+
+    repo = write_repo(
+        tmp_path / "repo",
+        {".gitignore": "*.log\n", "a/b/c/d.py": "x\n", "a/e.py": "x\n", "keys/k.py": "x\n"},
+    )
+    os.mkfifo(repo / "a" / ".gitignore")
+    before = open_descriptors()
+    for _ in range(3):
+        candidates, _ = walk(str(repo), max_bytes=1000)
+        for candidate in candidates:
+            read_file(candidate, 1000)
+    with pytest.raises(WalkError):
+        walk(str(tmp_path / "missing"), max_bytes=1000)
+    with pytest.raises(WalkError):
+        walk(str(repo / "a" / "e.py"), max_bytes=1000)  # not a folder
+    os.remove(repo / "a" / "e.py")
+    with pytest.raises(OSError):
+        read_file(next(c for c in candidates if c.path == "a/e.py"), 1000)
+    swap_when_entered(repo / "keys", outside)
+    walk(str(repo), max_bytes=1000)
+    with pytest.raises(OSError):
+        read_file(next(c for c in candidates if c.path == "keys/k.py"), 1000)
+    assert open_descriptors() == before
