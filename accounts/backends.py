@@ -22,11 +22,13 @@ class ThrottledModelBackend(ModelBackend):
             # No request (shell, tests) means no client to throttle.
             return super().authenticate(request, username, password, **kwargs)
         try:
-            taken = throttling.register_attempt(request, username)
+            attempt = throttling.login_attempt_begin(request, username)
         except APIException as refusal:
             request.login_refusal = refusal
             raise PermissionDenied(str(refusal.detail)) from None
         user = super().authenticate(request, username, password, **kwargs)
-        if user is not None:
-            throttling.register_success(request, username, taken)
+        if user is None:
+            throttling.login_attempt_failed(attempt)
+        else:
+            throttling.login_attempt_succeeded(attempt)
         return user

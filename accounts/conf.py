@@ -17,9 +17,11 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEY_REFRESH": 5,
     # Absolute limit of one login, however often it is refreshed.
     "SESSION_MAX_AGE": timedelta(days=30),
-    # Failed logins per username, and per client address, within the window.
+    # Failed logins per client address within the window; then 429 until it passes.
     "LOGIN_FAILURE_LIMIT": 5,
     "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    # Longest wait, for an address that failed on a name that others keep failing on.
+    "LOGIN_DELAY_MAX": timedelta(minutes=2),
     # Bearer tokens longer than this are refused before any parsing.
     "MAX_TOKEN_LENGTH": 4096,
     # Seconds a client is told to wait when the revocation store is down.

@@ -52,7 +52,15 @@ class InvalidScope(exceptions.APIException):
 
 
 class LoginLocked(exceptions.Throttled):
-    default_detail = "Too many failed logins. Try again later."
+    default_detail = "Too many failed logins from this address. Try again later."
+
+
+class LoginDelayed(LoginLocked):
+    """This address failed on this name, which is under attack: it waits a while."""
+
+    default_detail = (
+        "Too many failed logins for this account: this address must wait before trying again."
+    )
 
 
 class RevocationStoreUnavailable(exceptions.APIException):

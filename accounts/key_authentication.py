@@ -3,7 +3,8 @@
 Order of checks, cheapest first: shape and checksum (no cache, no database),
 then one cache round trip (the cached grant, the fresh-only marker and this
 address's failure count), then the database only on a cache miss. Unknown,
-revoked and expired keys all get the same 401 body. Only the key's
+revoked and expired keys all get the same 401 body (429 once the address has
+used up its failures; a valid key is never refused for that). Only the key's
 identifier is ever logged.
 """
 
@@ -78,38 +79,38 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise InvalidApiKey()
         digest = apikeys.digest_of(secret)
         failure_bucket = throttling.api_key_failure_bucket(request)
-        grant, used_recently = self._lookup(digest, failure_bucket)
+        grant, found = self._lookup(digest, failure_bucket)
         if grant is None or grant.expired(time.time()):
             logger.info("api key refused: %s", apikeys.identifier_of(secret))
-            throttling.record_api_key_failure(request, failure_bucket)
+            # An address that used up its failures is told to stop, and writes nothing
+            # more; a valid key from it (above) was not held up by the others.
+            lockout = throttling.api_key_lockout(found, failure_bucket)
+            if lockout is not None:
+                raise lockout
+            throttling.record_api_key_failure(failure_bucket)
             raise InvalidApiKey()
-        if not used_recently:
+        if not found.get(_used_key(digest)):
             self._note_use(grant, digest)
         return ApiKeyPrincipal(grant), grant
 
-    def _lookup(self, digest: str, failure_bucket: str | None) -> tuple[apikeys.Grant | None, bool]:
-        """The grant, and whether last_used_at was written lately, in one round trip."""
+    def _lookup(self, digest: str, failure_bucket: str) -> tuple[apikeys.Grant | None, dict]:
+        """The grant, and what the one cache round trip found (whether last_used_at was
+        written lately, this address's failures)."""
         keys = [
             apikeys.grant_cache_key(digest),
             apikeys.fresh_only_cache_key(digest),
             _used_key(digest),
+            *throttling.api_key_lockout_keys(failure_bucket),
         ]
-        if failure_bucket:
-            keys += throttling.api_key_lockout_keys(failure_bucket)
         try:
             found = apikeys.shared_cache().get_many(keys)
         except Exception as exc:
             raise RevocationStoreUnavailable() from exc
-        if failure_bucket:
-            refusal = throttling.api_key_lockout(found, failure_bucket)
-            if refusal is not None:
-                raise refusal
-        used_recently = bool(found.get(_used_key(digest)))
         cached = found.get(apikeys.grant_cache_key(digest))
         fresh_only = found.get(apikeys.fresh_only_cache_key(digest))
         if cached is not None and not fresh_only:
-            return apikeys.Grant(**cached), used_recently
-        return self._load(digest, cache_it=not fresh_only), used_recently
+            return apikeys.Grant(**cached), found
+        return self._load(digest, cache_it=not fresh_only), found
 
     def _load(self, digest: str, *, cache_it: bool) -> apikeys.Grant | None:
         from accounts.models import ApiKey

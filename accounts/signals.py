@@ -22,7 +22,7 @@ from django.dispatch import receiver
 
 from accounts import apikeys, audit, services, throttling
 from accounts.conf import auth_settings
-from accounts.exceptions import LoginLocked
+from accounts.exceptions import LoginDelayed, LoginLocked
 from accounts.models import ApiKey, AuditEvent, LoginSession, Role, User
 
 WATCHED_USER_FIELDS = ("password", "is_active", "role_id")
@@ -111,26 +111,23 @@ def audit_session_login(sender, request, user, **kwargs) -> None:
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     """A refused login. Wrong passwords are bounded by the login throttle; once it locks
-    an account, one event per lockout window says so instead of one per attempt."""
+    an address (or makes it wait), one event per window says so, not one per attempt."""
     username = str(credentials.get("username", ""))[:150]
     refusal = getattr(request, "login_refusal", None) if request is not None else None
     if refusal is None:
         reason = "bad_credentials"
     elif isinstance(refusal, LoginLocked):
-        # One event per locked username and per locked address in a window: a locked
-        # address trying new usernames, or many addresses on one account, write nothing more.
-        digest = throttling.username_digest(username)
-        address = throttling.client_ip(request) or "unknown"
+        # One event per address and kind of refusal in a window, never one per name: a
+        # locked address trying new names must not write anything more.
+        reason = "delayed" if isinstance(refusal, LoginDelayed) else "locked"
         window = int(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
-        cache = caches[auth_settings.CACHE_ALIAS]
+        marker = f"audit:login-{reason}:ip:{throttling.client_network(request)}"
         try:
-            new_user = cache.add(f"audit:locked:user:{digest}", 1, window)
-            new_address = cache.add(f"audit:locked:ip:{address}", 1, window)
+            first = caches[auth_settings.CACHE_ALIAS].add(marker, 1, window)
         except Exception:
             return  # the cache is down: the 503 says so, and there is no bound to keep
-        if not (new_user and new_address):
+        if not first:
             return
-        reason = "locked"
     else:
         return  # the revocation store is down: nothing was checked
     audit.record(

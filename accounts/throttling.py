@@ -1,16 +1,36 @@
-"""Login brute-force protection: attempt counters in the shared cache.
+"""Brute-force protection for passwords and API keys: counters in the shared cache.
 
-A username, and a client address, each get LOGIN_FAILURE_LIMIT failures per
-LOGIN_FAILURE_WINDOW. Past that every login for them is refused with 429 and
-Retry-After, even with the right password, until the window has passed.
+Logins:
+- A client address gets LOGIN_FAILURE_LIMIT failed logins per LOGIN_FAILURE_WINDOW,
+  whatever names it tries; then it is refused (429 with Retry-After), even with the
+  right password, until the window has passed. The slot is taken atomically *before*
+  Argon2 runs (cache.add is atomic on Redis and on the database cache), so a burst of
+  parallel guesses cannot slip past the limit; a success gives it back.
+- A username is never locked: an attacker at one address must not be able to lock out
+  its owner signing in from another. Instead a spread-out attack is slowed: once a
+  name has LOGIN_FAILURE_LIMIT failures in the window, an address that has itself
+  failed on that name waits 1, 2, 4 ... seconds (at most LOGIN_DELAY_MAX) before its
+  next try on it, the wait doubling with each failure on the name from anywhere. An
+  address that has not failed on the name is not made to wait for others' failures.
 
-The attempt is counted *before* the password is checked, with atomic
-operations on Redis and on the database cache alike, so a burst of parallel
-guesses cannot slip past the limit while Argon2 runs; a success gives its
-count back. The client address is
-REMOTE_ADDR, or X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies
-(DRF's NUM_PROXIES logic); IPv6 clients are counted per /64, since one
-client usually owns the whole /64.
+What unauthenticated traffic can write here is bounded by the number of client
+addresses, not by the number of requests or names: everything is read in one round
+trip first, a locked or waiting address writes nothing, and an address writes at most
+LOGIN_FAILURE_LIMIT failures (each one name's counter and one marker) per window. The
+shared cache never evicts these (Redis with noeviction; on the embedded default
+mcpserver.cache never culls a live entry), so traffic cannot make it forget a
+revocation or a lockout either.
+
+The client address is REMOTE_ADDR, or X-Forwarded-For only behind TRUSTED_PROXY_COUNT
+proxies (DRF's NUM_PROXIES logic); IPv6 clients are counted per /64, since one client
+usually owns the whole /64; requests without a usable address share one bucket.
+Usernames appear in keys only as a keyed digest (what is typed there is sometimes a
+password, and the embedded default's cache is a database table).
+
+API keys: LOGIN-style slots per address (API_KEY_FAILURE_LIMIT per
+API_KEY_FAILURE_WINDOW) for unknown, revoked and expired keys; past them, such keys get
+429 instead of 401 and nothing more is written. A valid key is never refused because
+other keys failed from the same address.
 """
 
 from __future__ import annotations
@@ -19,15 +39,18 @@ import ipaddress
 import logging
 import math
 import time
+from dataclasses import dataclass
 
 from django.core.cache import caches
 from django.utils.crypto import salted_hmac
 from rest_framework.throttling import BaseThrottle
 
 from accounts.conf import auth_settings
-from accounts.exceptions import LoginLocked, RevocationStoreUnavailable
+from accounts.exceptions import LoginDelayed, LoginLocked, RevocationStoreUnavailable
 
 logger = logging.getLogger(__name__)
+
+UNKNOWN_ADDRESS = "unknown"
 
 
 def client_ip(request) -> str | None:
@@ -38,14 +61,20 @@ def client_ip(request) -> str | None:
         return None
 
 
-def _address_bucket(request, kind: str = "login-attempts") -> str | None:
+def client_network(request) -> str:
+    """The address a client is counted by: its IP, its /64 for IPv6, or one shared
+    name for requests whose address cannot be read."""
     address = client_ip(request)
     if address is None:
-        return None  # no usable address: the username bucket still applies
+        return UNKNOWN_ADDRESS
     parsed = ipaddress.ip_address(address)
     if parsed.version == 6 and not parsed.ipv4_mapped:
-        address = str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return f"auth:{kind}:ip:{address}"
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
+
+
+def _address_bucket(request, kind: str) -> str:
+    return f"auth:{kind}:ip:{client_network(request)}"
 
 
 def username_digest(username: str) -> str:
@@ -57,21 +86,42 @@ def username_digest(username: str) -> str:
 
 
 def _username_bucket(username: str) -> str:
-    return f"auth:login-attempts:user:{username_digest(username)}"
+    return f"auth:login-failures:user:{username_digest(username)}"
+
+
+def _pair_key(username: str, network: str) -> str:
+    pair = salted_hmac(
+        "accounts.throttling.pair", f"{username.casefold()}\n{network}", algorithm="sha256"
+    ).hexdigest()[:32]
+    return f"auth:login-failures:pair:{pair}"
 
 
 def _cache():
     return caches[auth_settings.CACHE_ALIAS]
 
 
+# --- Slots: at most `limit` per window, taken atomically ------------------------------
+
+
+def _lockout_keys(bucket: str, limit: int) -> list[str]:
+    return [f"{bucket}:{limit}", f"{bucket}:since"]
+
+
+def _lockout_wait(found: dict, bucket: str, limit: int, window: float) -> int | None:
+    """Seconds until a bucket whose slots are all taken opens again; None if it is open."""
+    last_slot, since_key = _lockout_keys(bucket, limit)
+    if not found.get(last_slot):
+        return None
+    return max(1, math.ceil(found.get(since_key, time.time()) + window - time.time()))
+
+
 def _take_slot(cache, bucket: str, window: float, limit: int) -> tuple[int | None, int]:
     """Take one of `limit` numbered slots that live for `window` seconds from first use.
 
-    Each slot is taken with cache.add, which is atomic on Redis (SET NX) and on
-    the database cache (a unique insert) alike, so parallel requests can never
-    take more than `limit` slots between them. Returns the slot (None when all
-    are taken) and the seconds left in the window. `:next` is only a hint of
-    where to start looking.
+    Each slot is taken with cache.add, which is atomic on Redis (SET NX) and on the
+    database cache (a unique insert) alike, so parallel requests can never take more
+    than `limit` slots between them. Returns the slot (None when all are taken) and the
+    seconds left in the window. `:next` is only a hint of where to start looking.
     """
     now = time.time()
     cache.add(f"{bucket}:since", now, math.ceil(window))
@@ -85,80 +135,126 @@ def _take_slot(cache, bucket: str, window: float, limit: int) -> tuple[int | Non
     return None, remaining
 
 
-def _slot_keys(bucket: str, limit: int) -> list[str]:
-    return [f"{bucket}:{slot}" for slot in range(1, limit + 1)] + [f"{bucket}:next"]
+# --- Logins ----------------------------------------------------------------------------
 
 
-def register_attempt(request, username: str) -> dict[str, int]:
-    """Count a login attempt; raise LoginLocked if it is one too many.
+def login_delay(failures: int) -> int:
+    """Seconds an address that failed on a name waits before its next try on it."""
+    over = failures - auth_settings.LOGIN_FAILURE_LIMIT
+    if over < 0:
+        return 0
+    ceiling = math.ceil(auth_settings.LOGIN_DELAY_MAX.total_seconds())
+    return min(2 ** min(over, 32), ceiling)
 
-    Returns the slots taken, for register_success. Raises
-    RevocationStoreUnavailable if the cache does not answer: without counters
-    there is no brute-force protection, so fail closed.
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login attempt that was let through to the password check."""
+
+    address_bucket: str
+    slot: int
+    username_bucket: str
+    pair_key: str
+
+
+def login_attempt_begin(request, username: str) -> LoginAttempt:
+    """Before the password is checked: refuse, or take one of the address's slots.
+
+    Raises LoginLocked (the address used up its failures), LoginDelayed (the address
+    failed on this name and must wait), or RevocationStoreUnavailable when the cache
+    does not answer: without counters there is no brute-force protection, so fail
+    closed. A refusal writes nothing.
     """
     cache = _cache()
-    window = auth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
     limit = auth_settings.LOGIN_FAILURE_LIMIT
-    buckets = [_username_bucket(username), _address_bucket(request)]
-    taken, waits = {}, []
+    window = auth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
+    network = client_network(request)
+    address_bucket = _address_bucket(request, "login-attempts")
+    username_bucket = _username_bucket(username)
+    pair_key = _pair_key(username, network)
     try:
-        for bucket in filter(None, buckets):
-            slot, remaining = _take_slot(cache, bucket, window, limit)
-            if slot is None:
-                waits.append(remaining)
-            else:
-                taken[bucket] = slot
+        found = cache.get_many(
+            [*_lockout_keys(address_bucket, limit), username_bucket, pair_key]
+        )
+        wait = _lockout_wait(found, address_bucket, limit, window)
+        if wait is not None:
+            raise LoginLocked(wait=wait)
+        last_failure = found.get(pair_key)
+        if last_failure is not None:
+            opens = float(last_failure) + login_delay(int(found.get(username_bucket) or 0))
+            if opens > time.time():
+                raise LoginDelayed(wait=max(1, math.ceil(opens - time.time())))
+        slot, remaining = _take_slot(cache, address_bucket, window, limit)
+    except (LoginLocked, LoginDelayed):
+        raise
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
-    if waits:
-        raise LoginLocked(wait=max(waits))
-    return taken
+    if slot is None:  # the last slots went to parallel requests
+        raise LoginLocked(wait=remaining)
+    return LoginAttempt(address_bucket, slot, username_bucket, pair_key)
 
 
-def register_success(request, username: str, taken: dict[str, int]) -> None:
-    """A right password: forget the username's failures, give the address its slot back."""
+def login_attempt_failed(attempt: LoginAttempt) -> None:
+    """A wrong password (or unknown or inactive user): the address keeps its slot; the
+    name's failures and this address's last failure on it are noted."""
     cache = _cache()
-    limit = auth_settings.LOGIN_FAILURE_LIMIT
+    window = math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
     try:
-        user_bucket = _username_bucket(username)
-        cache.delete_many([*_slot_keys(user_bucket, limit), f"{user_bucket}:since"])
-        address_bucket = _address_bucket(request)
-        if address_bucket in taken:
-            slot = taken[address_bucket]
-            cache.delete(f"{address_bucket}:{slot}")
-            cache.set(
-                f"{address_bucket}:next",
-                slot,
-                max(1, math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())),
-            )
+        try:
+            cache.incr(attempt.username_bucket)
+        except ValueError:  # the name's first failure in this window
+            if not cache.add(attempt.username_bucket, 1, window):
+                cache.incr(attempt.username_bucket)
+        cache.set(attempt.pair_key, time.time(), window)
+    except Exception as exc:
+        # The address's slot, taken atomically before the check, still counts.
+        logger.warning("login throttle: could not note a failure: %s", type(exc).__name__)
+
+
+def login_attempt_succeeded(attempt: LoginAttempt) -> None:
+    """A right password: the address gets its slot back and no longer waits on this name.
+    The name's failure count stays: a success does not mean an attack on it stopped."""
+    cache = _cache()
+    try:
+        cache.delete_many([f"{attempt.address_bucket}:{attempt.slot}", attempt.pair_key])
+        cache.set(
+            f"{attempt.address_bucket}:next",
+            attempt.slot,
+            max(1, math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())),
+        )
     except Exception as exc:
         # Only bookkeeping is lost (a count stays a little high): not worth
         # failing a login that has already been verified.
         logger.warning("login throttle: could not clear counters: %s", type(exc).__name__)
 
 
-def api_key_failure_bucket(request) -> str | None:
-    return _address_bucket(request, kind="api-key-failures")
+# --- API keys ----------------------------------------------------------------------------
+
+
+def api_key_failure_bucket(request) -> str:
+    return _address_bucket(request, "api-key-failures")
 
 
 def api_key_lockout_keys(bucket: str) -> list[str]:
     """What to read (in the authentication's one round trip) to know the lockout."""
-    return [f"{bucket}:{auth_settings.API_KEY_FAILURE_LIMIT}", f"{bucket}:since"]
+    return _lockout_keys(bucket, auth_settings.API_KEY_FAILURE_LIMIT)
 
 
 def api_key_lockout(found: dict, bucket: str) -> LoginLocked | None:
-    """The refusal for an address whose failed API-key attempts used up every slot."""
-    last_slot, since_key = api_key_lockout_keys(bucket)
-    if not found.get(last_slot):
+    """The refusal for a bad key from an address whose failed attempts used up every
+    slot (given only once the key turned out not to be valid)."""
+    wait = _lockout_wait(
+        found,
+        bucket,
+        auth_settings.API_KEY_FAILURE_LIMIT,
+        auth_settings.API_KEY_FAILURE_WINDOW.total_seconds(),
+    )
+    if wait is None:
         return None
-    window = auth_settings.API_KEY_FAILURE_WINDOW.total_seconds()
-    wait = max(1, math.ceil(found.get(since_key, time.time()) + window - time.time()))
     return LoginLocked(detail="Too many invalid API keys from this address.", wait=wait)
 
 
-def record_api_key_failure(request, bucket: str | None) -> None:
-    if bucket is None:
-        return
+def record_api_key_failure(bucket: str) -> None:
     try:
         _take_slot(
             _cache(),

@@ -179,13 +179,13 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's database cache, except that it never culls a live entry (a
+            # culled revocation or lockout would be forgotten) and counts atomically.
+            "BACKEND": "mcpserver.cache.SecurityStateDatabaseCache",
             "LOCATION": "mcp_cache",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            # Django culls a third of the keys past MAX_ENTRIES (300 by
-            # default), which would silently drop revocations. Culling
-            # removes expired entries first, so a high cap is what we want.
-            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+            # Past this many rows, each write first deletes the expired ones.
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 
@@ -284,6 +284,7 @@ MCP_AUTH = {
     "LOGIN_FAILURE_WINDOW": timedelta(
         seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
     ),
+    "LOGIN_DELAY_MAX": timedelta(seconds=env_int("LOGIN_DELAY_MAX_SECONDS", 120, minimum=1)),
     "API_KEY_FAILURE_LIMIT": env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1),
     "API_KEY_FAILURE_WINDOW": timedelta(
         seconds=env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300, minimum=1)

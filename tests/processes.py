@@ -87,3 +87,33 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str]):
         process.wait(timeout=30)
         raise
     return base, process
+
+
+def start_private_redis(tmp_path: Path, *extra_args: str):
+    """A redis-server of the test's own on a free 127.0.0.1 port (so that it can be given
+    a memory cap without touching the shared one); returns (url, process)."""
+    import shutil
+    import subprocess
+    import time
+
+    import pytest
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "no", "--dir", str(tmp_path), *extra_args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return f"redis://127.0.0.1:{port}/0", process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("the private redis-server did not start")
+            time.sleep(0.05)

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ApiKey, Role
+from tests.cache_helpers import cache_entries
 from tests.conftest import bearer
 from tests.factories import api_key_for, login_tokens
 
@@ -292,10 +293,29 @@ def test_failed_key_attempts_from_one_address_are_throttled(api_client, develope
     good = api_key_for(developer)
     for _ in range(3):
         assert api_client.get(ME, **as_key(apikeys.generate().secret)).status_code == 401
-    blocked = api_client.get(ME, **as_key(good))
+    blocked = api_client.get(ME, **as_key(apikeys.generate().secret))
     assert blocked.status_code == 429
     assert int(blocked["Retry-After"]) >= 1
+    assert "Too many invalid API keys" in blocked.json()["detail"]
+    before = cache_entries()
+    for _ in range(50):
+        assert api_client.get(ME, **as_key(apikeys.generate().secret)).status_code == 429
+    assert cache_entries() == before  # a locked address writes nothing more
     assert api_client.get(ME, **as_key(good), REMOTE_ADDR="10.7.7.7").status_code == 200
+
+
+def test_a_valid_key_is_never_refused_because_other_keys_failed(api_client, developer, settings):
+    """The review's finding: 20 bad keys from an office's address locked out its good ones."""
+    settings.MCP_AUTH = {**settings.MCP_AUTH, "API_KEY_FAILURE_LIMIT": 3}
+    from accounts import apikeys
+
+    good = api_key_for(developer)
+    for _ in range(5):
+        api_client.get(ME, **as_key(apikeys.generate().secret))
+    assert api_client.get(ME, **as_key(apikeys.generate().secret)).status_code == 429
+    # Cached or not: the first use reads the database, the second the cache.
+    assert api_client.get(ME, **as_key(good)).status_code == 200
+    assert api_client.get(ME, **as_key(good)).status_code == 200
 
 
 def test_logs_show_only_the_identifier(api_client, developer, caplog):

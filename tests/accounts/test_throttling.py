@@ -1,3 +1,6 @@
+"""The login throttle: addresses are locked, names are only slowed, and a refused
+attempt writes nothing (accounts/throttling.py)."""
+
 import time
 from datetime import timedelta
 
@@ -6,6 +9,7 @@ from django.conf import settings
 from django.test import override_settings
 from rest_framework.settings import api_settings
 
+from tests.cache_helpers import cache_entries
 from tests.conftest import post_form
 from tests.factories import PASSWORD, UserFactory
 
@@ -24,17 +28,16 @@ def alice():
     return UserFactory(username="alice", with_password=True)
 
 
-def test_lockout_per_username_holds_even_for_the_right_password(api_client, alice):
-    for attempt in range(LIMIT):
-        # Each failure from a different address: only the username counts.
-        response = login(api_client, "alice", "wrong", REMOTE_ADDR=f"10.0.0.{attempt + 1}")
-        assert response.status_code == 401
-    locked = login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.0.1.1")
+def test_failures_at_one_address_do_not_lock_the_owner_out_at_another(api_client, alice):
+    """The review's finding: five wrong passwords used to lock the name everywhere."""
+    for _ in range(LIMIT):
+        assert login(api_client, "alice", "wrong", REMOTE_ADDR="203.0.113.66").status_code == 401
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 200
+    # The attacker's address is locked, whatever it tries.
+    locked = login(api_client, "alice", PASSWORD, REMOTE_ADDR="203.0.113.66")
     assert locked.status_code == 429
     assert 1 <= int(locked["Retry-After"]) <= 900
-    assert "Too many failed logins" in locked.json()["detail"]
-    # Usernames are compared case-insensitively for counting.
-    assert login(api_client, "ALICE", PASSWORD, REMOTE_ADDR="10.0.1.2").status_code == 429
+    assert "Too many failed logins from this address" in locked.json()["detail"]
 
 
 def test_lockout_per_client_address(api_client, alice):
@@ -44,6 +47,38 @@ def test_lockout_per_client_address(api_client, alice):
         )
     assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.9.9.9").status_code == 429
     assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.9.9.10").status_code == 200
+
+
+def test_a_spread_out_attack_is_slowed_not_turned_into_a_lockout(api_client, alice):
+    # Failures on one name from many addresses, one each.
+    for attempt in range(LIMIT + 3):
+        response = login(api_client, "alice", "wrong", REMOTE_ADDR=f"10.0.0.{attempt + 1}")
+        assert response.status_code == 401
+    # An address that failed on the name waits, longer the more the name was failed on:
+    # 2 ** (failures - LIMIT) seconds.
+    waiting = login(api_client, "alice", "guess", REMOTE_ADDR="10.0.0.1")
+    assert waiting.status_code == 429
+    assert 4 <= int(waiting["Retry-After"]) <= 8
+    assert "this address must wait" in waiting.json()["detail"]
+    # Usernames are compared case-insensitively.
+    assert login(api_client, "ALICE", "guess", REMOTE_ADDR="10.0.0.1").status_code == 429
+    # The same address may still try other names (within its own limit).
+    assert login(api_client, "bob", "guess", REMOTE_ADDR="10.0.0.1").status_code == 401
+    # An address that has not failed on the name is not held up: the owner gets in, and a
+    # new guesser is checked (and counted) like anyone.
+    assert login(api_client, "alice", "wrong", REMOTE_ADDR="10.0.1.1").status_code == 401
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.0.1.2").status_code == 200
+
+
+@override_settings(MCP_AUTH={**settings.MCP_AUTH, "LOGIN_DELAY_MAX": timedelta(seconds=3)})
+def test_the_wait_has_a_ceiling_and_then_the_address_is_checked_again(api_client, alice):
+    for attempt in range(LIMIT + 10):  # 2 ** 10 seconds, were there no ceiling
+        login(api_client, "alice", "wrong", REMOTE_ADDR=f"10.2.{attempt}.1")
+    waiting = login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.2.0.1")
+    assert waiting.status_code == 429
+    assert int(waiting["Retry-After"]) <= 3
+    time.sleep(3.2)
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.2.0.1").status_code == 200
 
 
 @override_settings(
@@ -64,21 +99,47 @@ def test_lockout_ends_when_the_window_passes(api_client, alice):
     assert login(api_client, "alice", PASSWORD).status_code == 200
 
 
-def test_success_clears_the_username_counter(api_client, alice):
-    for attempt in range(LIMIT - 1):
-        login(api_client, "alice", "wrong", REMOTE_ADDR=f"10.1.0.{attempt + 1}")
-    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.1.1").status_code == 200
-    assert login(api_client, "alice", "wrong", REMOTE_ADDR="10.1.1.2").status_code == 401
-    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.1.3").status_code == 200
+def test_a_success_gives_the_address_its_slot_back_but_not_its_failures(api_client, alice):
+    for _ in range(LIMIT - 2):
+        login(api_client, "alice", "wrong", REMOTE_ADDR="10.1.0.1")
+    for _ in range(3):
+        assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.0.1").status_code == 200
+    assert login(api_client, "alice", "wrong", REMOTE_ADDR="10.1.0.1").status_code == 401
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.0.1").status_code == 200
+    # That was the address's LIMIT-th failure in the window.
+    assert login(api_client, "alice", "wrong", REMOTE_ADDR="10.1.0.1").status_code == 401
+    assert login(api_client, "alice", PASSWORD, REMOTE_ADDR="10.1.0.1").status_code == 429
+
+
+def test_a_locked_address_writes_nothing_however_many_names_it_tries(api_client, alice):
+    """What unauthenticated traffic can write is bounded by addresses, not by names."""
+    for attempt in range(LIMIT):
+        login(api_client, f"name{attempt}", "wrong", REMOTE_ADDR="192.0.2.50")
+    before = cache_entries()
+    for attempt in range(200):
+        response = login(api_client, f"new-name-{attempt}", "x", REMOTE_ADDR="192.0.2.50")
+        assert response.status_code == 429
+    assert cache_entries() == before + 1  # one audit marker: "this address is locked"
+
+
+def test_what_one_address_writes_is_bounded(api_client, alice):
+    before = cache_entries()
+    for attempt in range(100):
+        login(api_client, f"name{attempt}", "wrong", REMOTE_ADDR="192.0.2.51")
+    # The address's slots, window start and hint; per failure a name's counter and the
+    # address's marker on it; one audit marker. Not one per request.
+    assert cache_entries() - before <= LIMIT + 2 + 2 * LIMIT + 1
 
 
 @override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1})
 @pytest.mark.parametrize("forwarded", ["not-an-ip", "", "1.2.3.4, <script>", "::1%eth0" * 50])
-def test_garbage_forwarded_for_still_counts_the_username(api_client, alice, forwarded):
-    for _ in range(LIMIT):
-        response = login(api_client, "alice", "wrong", HTTP_X_FORWARDED_FOR=forwarded)
+def test_requests_without_a_usable_address_share_one_bucket(api_client, alice, forwarded):
+    for attempt in range(LIMIT):
+        response = login(api_client, f"ghost{attempt}", "wrong", HTTP_X_FORWARDED_FOR=forwarded)
         assert response.status_code == 401
     assert login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR=forwarded).status_code == 429
+    assert login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="garbage").status_code == 429
+    assert login(api_client, "alice", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.1").status_code == 200
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(api_client, alice):
@@ -151,7 +212,7 @@ def test_admin_login_page_is_throttled_too(client, alice):
     for _ in range(LIMIT):
         page = client.post("/admin/login/", {"username": "alice", "password": "wrong"})
         assert page.status_code == 200  # the form again, with an error
-    # The right password is refused too until the window passes.
+    # The right password is refused too from this address until the window passes.
     page = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
     assert page.status_code == 200
     assert "_auth_user_id" not in client.session

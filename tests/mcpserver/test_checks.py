@@ -157,7 +157,7 @@ def test_embedded_default_generates_secrets_once(tmp_path):
         "True",
         "False",
         "django.db.backends.sqlite3",
-        "django.core.cache.backends.db.DatabaseCache",
+        "mcpserver.cache.SecurityStateDatabaseCache",
     ]
     secret = (tmp_path / "secret_key").read_text()
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
