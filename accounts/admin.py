@@ -70,11 +70,18 @@ class UserAdmin(DjangoUserAdmin):
     ]
     actions = ["log_out_everywhere"]
 
-    @admin.action(description="Log selected users out everywhere (revoke all their tokens)")
+    @admin.action(
+        description="Log selected users out everywhere (revoke all their tokens, end their "
+        "browser sessions)"
+    )
     def log_out_everywhere(self, request, queryset):
         for user_id in queryset.values_list("pk", flat=True):
             services.user_revoke_all_tokens(user_id=user_id, reason=LoginSession.RevokeReason.ADMIN)
-        self.message_user(request, "Their tokens no longer work.", messages.SUCCESS)
+        self.message_user(
+            request,
+            "Their tokens no longer work and their browser sessions have ended.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(LoginSession)

@@ -9,6 +9,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts import scopes as scope_vocabulary
 
@@ -97,6 +98,12 @@ class User(AbstractBaseUser):
         default=True, help_text="Inactive users cannot log in and their tokens stop working."
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    # Browser sessions (the admin's) carry a hash of this; raising it ends them all at once.
+    browser_session_epoch = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised by logout-all, deactivation and password changes.",
+    )
 
     objects = UserManager()
 
@@ -133,6 +140,20 @@ class User(AbstractBaseUser):
             self.save(update_fields=["password"])
 
         return check_password(raw_password, self.password, upgrade)
+
+    def _get_session_auth_hash(self, secret=None) -> str:
+        """Django's session hash (of the password hash), which every browser session must
+        match on every request, bound to the epoch as well: raising the epoch ends every
+        session of the user, not only a password change. Epoch 0 keeps Django's own hash,
+        so that sessions made before the epoch existed live on."""
+        if not self.browser_session_epoch:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}\n{self.browser_session_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     # The Django admin and contrib.auth ask these; they follow from the role.
     @property

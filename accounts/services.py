@@ -11,6 +11,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
@@ -235,10 +236,12 @@ def session_logout(*, access_payload: dict, raw_refresh_token: str | None) -> No
 
 
 def user_revoke_all_tokens(*, user_id: int | str, reason: str) -> None:
-    """Every token of the user issued before now stops working, on every process."""
+    """Every token of the user issued before now stops working, on every process, and
+    every browser session of the user ends (the session hash includes the epoch)."""
     LoginSession.objects.filter(user_id=user_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
+    User.objects.filter(pk=user_id).update(browser_session_epoch=F("browser_session_epoch") + 1)
     users_revoke_access_tokens(user_ids=[user_id])
     if reason == RevokeReason.LOGOUT_ALL:
         audit.record(audit.LOGOUT_ALL, actor=int(user_id))

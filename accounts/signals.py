@@ -47,10 +47,14 @@ def user_security_change(sender, instance: User, created: bool, **kwargs) -> Non
         services.user_revoke_all_tokens(
             user_id=instance.pk, reason=LoginSession.RevokeReason.PASSWORD_CHANGE
         )
+        # The new epoch, so that the browser session making the change can keep itself
+        # (Django's update_session_auth_hash) while every other one ends.
+        instance.refresh_from_db(fields=["browser_session_epoch"])
     elif _changed(before, instance, "is_active") and not instance.is_active:
         services.user_revoke_all_tokens(
             user_id=instance.pk, reason=LoginSession.RevokeReason.DEACTIVATED
         )
+        instance.refresh_from_db(fields=["browser_session_epoch"])
     elif _changed(before, instance, "role_id"):
         services.users_revoke_access_tokens(user_ids=[instance.pk])
     if _changed(before, instance, "is_active") or _changed(before, instance, "role_id"):
