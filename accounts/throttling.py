@@ -35,14 +35,17 @@ other keys failed from the same address.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import math
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import caches
 from django.utils.crypto import salted_hmac
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from accounts.conf import auth_settings
@@ -264,3 +267,48 @@ def record_api_key_failure(bucket: str) -> None:
         )
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
+
+
+# --- Calls: searches and file reads, by REST or MCP -------------------------------------
+
+
+class CallRateExceeded(Throttled):
+    default_detail = "Too many calls."
+
+
+def call_budget_take(*, principal) -> None:
+    """Count one search, file read or MCP tool call against the caller's budget of
+    MCP_TOOL_CALLS_PER_MINUTE, shared by the REST endpoints and the MCP tools.
+
+    Fixed one-minute windows in the shared cache, counted with incr, which is atomic on
+    Redis and on mcpserver.cache's database cache, so parallel calls cannot pass the
+    limit. Raises CallRateExceeded (429 with Retry-After) past it, and
+    RevocationStoreUnavailable when the cache does not answer.
+    """
+    limit = settings.MCP_TOOL_CALLS_PER_MINUTE
+    if not limit:
+        return
+    now = time.time()
+    caller = hashlib.sha256(str(principal.pk).encode()).hexdigest()[:24]
+    key = f"rate:calls:{caller}:{int(now // 60)}"
+    cache = _cache()
+    try:
+        try:
+            count = cache.incr(key)  # one round trip, once the minute's counter exists
+        except ValueError:  # the minute's first call (or a race to make its counter)
+            count = 1 if cache.add(key, 1, 120) else cache.incr(key)
+    except Exception as exc:
+        raise RevocationStoreUnavailable() from exc
+    if count > limit:
+        raise CallRateExceeded(
+            detail=f"Too many searches, file reads and tool calls: at most {limit} a minute.",
+            wait=60 - int(now) % 60,
+        )
+
+
+class CallRateThrottle(BaseThrottle):
+    """DRF's hook for call_budget_take, on the search and file endpoints."""
+
+    def allow_request(self, request, view) -> bool:
+        call_budget_take(principal=request.user)
+        return True

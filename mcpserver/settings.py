@@ -246,7 +246,8 @@ MCP_PUBLIC_URL = env_str("MCP_PUBLIC_URL", "").rstrip("/")
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS")
 # A JSON-RPC message larger than this is refused with 413.
 MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
-# Tool calls per user per minute (0: no limit); past it, 429 with Retry-After.
+# MCP tool calls plus REST searches and file reads, one budget per user per minute
+# (0: no limit); past it, 429 with Retry-After (accounts.throttling.call_budget_take).
 MCP_TOOL_CALLS_PER_MINUTE = env_int("MCP_TOOL_CALLS_PER_MINUTE", 600)
 
 JWT_ALGORITHM = env_str("JWT_ALGORITHM", "HS256")

@@ -1,4 +1,6 @@
-"""/api/search, /api/symbols, /api/repositories/{id}/file (mcp:search:code)."""
+"""/api/search, /api/symbols, /api/repositories/{id}/file (mcp:search:code), and
+/api/search/semantic (mcp:search:semantic). Each call takes one of the caller's
+MCP_TOOL_CALLS_PER_MINUTE, the budget the MCP tools share."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import scopes
+from accounts.throttling import CallRateThrottle
 from search import responses, results_cache
 from search.serializers import (
     FileQuerySerializer,
@@ -21,6 +24,7 @@ def _remembered(request, kind: str, compute) -> Response:
 
 
 class SearchView(APIView):
+    throttle_classes = [CallRateThrottle]
     required_scopes = [scopes.SEARCH_CODE]
 
     @extend_schema(parameters=[SearchQuerySerializer], tags=["search"])
@@ -31,6 +35,7 @@ class SearchView(APIView):
 
 
 class SymbolSearchView(APIView):
+    throttle_classes = [CallRateThrottle]
     required_scopes = [scopes.SEARCH_CODE]
 
     @extend_schema(parameters=[SymbolQuerySerializer], tags=["search"])
@@ -40,6 +45,7 @@ class SymbolSearchView(APIView):
 
 
 class FileView(APIView):
+    throttle_classes = [CallRateThrottle]
     required_scopes = [scopes.SEARCH_CODE]
 
     @extend_schema(
@@ -52,6 +58,7 @@ class FileView(APIView):
 
 
 class SemanticSearchView(APIView):
+    throttle_classes = [CallRateThrottle]
     required_scopes = [scopes.SEARCH_SEMANTIC]
 
     @extend_schema(parameters=[SemanticQuerySerializer], tags=["search"])

@@ -9,13 +9,10 @@ scopes do not cover is a 403 insufficient_scope.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
@@ -24,7 +21,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import scopes
+from accounts import scopes, throttling
 from accounts.conf import auth_settings
 from accounts.exceptions import RevocationStoreUnavailable
 from mcpserver.exceptions import REALM, quoted
@@ -110,29 +107,19 @@ def origin_allowed(request) -> bool:
 
 
 def tool_call_limit(request):
-    """MCP_TOOL_CALLS_PER_MINUTE per user, counted in the shared cache (fixed windows)."""
+    """Each tool call takes one call of the caller's budget, shared with the REST search
+    and file endpoints (accounts.throttling.call_budget_take)."""
 
     def check(tool) -> None:
-        limit = settings.MCP_TOOL_CALLS_PER_MINUTE
-        if not limit:
-            return
-        now = time.time()
-        who = hashlib.sha256(str(request.user.pk).encode()).hexdigest()[:24]
-        key = f"mcp:tool-calls:{who}:{int(now // 60)}"
         try:
-            try:
-                count = cache.incr(key)  # one round trip, once the minute's counter exists
-            except ValueError:  # the minute's first call (or a race to make its counter)
-                count = 1 if cache.add(key, 1, 120) else cache.incr(key)
-        except Exception as exc:
-            raise RevocationStoreUnavailable() from exc
-        if count > limit:
+            throttling.call_budget_take(principal=request.user)
+        except throttling.CallRateExceeded as exc:
             raise ProtocolError(
                 RATE_LIMITED,
-                f"Too many tool calls: at most {limit} a minute. Try again shortly.",
-                data={"retry_after": 60 - int(now) % 60},
+                f"{exc.detail} Try again shortly.",
+                data={"retry_after": exc.wait},
                 status=429,
-            )
+            ) from None
 
     return check
 
