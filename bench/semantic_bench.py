@@ -113,8 +113,11 @@ def ranked(mode, q):
     if mode == "literal":
         hits = engine.search(engine.Query(q=q, limit=10)).hits
         return [(h.path, h.line, h.line, "") for h in hits]
-    find = semantic.semantic_hits if mode == "semantic" else semantic.hybrid_hits
-    return [(h.path, h.start_line, h.end_line, h.symbol) for h in find(q=q, repositories=[], language=None, limit=10)]
+    if mode == "semantic":
+        found = semantic.semantic_hits(q=q, repositories=[], language=None, limit=10)
+    else:
+        found = semantic.hybrid_hits(q=q, repositories=[], language=None, limit=10, with_code=True)
+    return [(h.path, h.start_line, h.end_line, h.symbol) for h in found]
 
 quality, latency = {}, {}
 for mode in ("semantic", "literal", "hybrid"):

@@ -77,7 +77,7 @@ def model_spec() -> ModelSpec:
     """The configured model, without loading anything heavy. Raises SemanticUnavailable."""
     if not settings.MCP_SEMANTIC_ENABLED:
         raise SemanticUnavailable("Semantic search is turned off (MCP_SEMANTIC_ENABLED=false).")
-    if importlib.util.find_spec("sentence_transformers") is None:
+    if any(importlib.util.find_spec(name) is None for name in ("numpy", "sentence_transformers")):
         raise SemanticUnavailable(INSTALL_HINT)
     if settings.MCP_SEMANTIC_MODEL_DIR:
         directory = Path(settings.MCP_SEMANTIC_MODEL_DIR)

@@ -116,21 +116,34 @@ def file_response(*, repository_id: int, params: dict) -> dict:
     }
 
 
-def semantic_response(params: dict) -> dict:
-    # Imported here: numpy and the model code are only needed when someone asks.
-    from indexing.embeddings import SemanticUnavailable, model_spec
-    from search import semantic
+def semantic_response(params: dict, *, with_code: bool) -> dict:
+    """`with_code`: the caller may also search code (mcp:search:code), which is what
+    hybrid mode's literal and symbol matches are; without it hybrid is semantic only."""
+    from indexing.embeddings import INSTALL_HINT, SemanticUnavailable, model_spec
 
     try:
         spec = model_spec()
+        try:
+            # Imported only now: a plain install (without the semantic extra) has no numpy.
+            from search import semantic
+        except ImportError:
+            raise SemanticUnavailable(INSTALL_HINT) from None
         repositories = _repositories(params["repo"])
-        find = semantic.hybrid_hits if params["mode"] == "hybrid" else semantic.semantic_hits
-        hits = find(
-            q=params["q"],
-            repositories=repositories,
-            language=params.get("lang"),
-            limit=params["limit"],
-        )
+        arguments = {
+            "q": params["q"],
+            "repositories": repositories,
+            "language": params.get("lang"),
+            "limit": params["limit"],
+        }
+        if params["mode"] == "hybrid":
+            hits = semantic.hybrid_hits(**arguments, with_code=with_code)
+        else:
+            hits = semantic.semantic_hits(**arguments)
     except SemanticUnavailable as exc:
         raise SemanticSearchUnavailable(str(exc)) from None
-    return {"mode": params["mode"], "model": spec.model_id, "hits": [hit.as_dict() for hit in hits]}
+    response = {"mode": params["mode"], "model": spec.model_id}
+    if params["mode"] == "hybrid" and not with_code:
+        response["message"] = (
+            "Semantic matches only: literal and symbol matches need mcp:search:code."
+        )
+    return {**response, "hits": [hit.as_dict() for hit in hits]}

@@ -295,11 +295,17 @@ def identifiers(q: str) -> list[str]:
 
 
 def hybrid_hits(
-    *, q: str, repositories: list[int], language: str | None, limit: int
+    *, q: str, repositories: list[int], language: str | None, limit: int, with_code: bool
 ) -> list[SemanticHit]:
     """Semantic, literal and symbol results fused by reciprocal rank. A literal or symbol
-    hit inside a semantic hit's lines counts for that hit."""
+    hit inside a semantic hit's lines counts for that hit.
+
+    Literal and symbol search are code search: only a caller who may search code
+    (`with_code`, mcp:search:code) gets them; for anyone else hybrid is semantic only,
+    or a semantic-only credential would read exact text matches through it."""
     semantic = semantic_hits(q=q, repositories=repositories, language=language, limit=HYBRID_DEPTH)
+    if not with_code:
+        return semantic[:limit]
     literal = engine.search(
         engine.Query(q=q, repositories=repositories, language=language, limit=HYBRID_DEPTH),
         budget=0.5,

@@ -64,4 +64,9 @@ class SemanticSearchView(APIView):
     @extend_schema(parameters=[SemanticQuerySerializer], tags=["search"])
     def get(self, request):
         params = responses.validated(SemanticQuerySerializer, request.query_params)
-        return _remembered(request, "semantic", lambda: responses.semantic_response(params))
+        with_code = scopes.SEARCH_CODE in request.user.scopes
+        return _remembered(
+            request,
+            "semantic+code" if with_code else "semantic",  # hybrid answers differ by scope
+            lambda: responses.semantic_response(params, with_code=with_code),
+        )

@@ -174,17 +174,22 @@ REPOSITORY = {
 }
 
 
+def _search_params(arguments: dict, names: dict[str, str], serializer_class) -> dict:
+    """A search tool's arguments as the REST endpoint's query parameters (repositories
+    may be ids or names), validated by the same serializer."""
+    data = _present(arguments, names)
+    if "repo" in data:
+        data["repo"] = [str(value) for value in data["repo"]]
+    return responses.validated(serializer_class, data)
+
+
 def _search_tool(
     names: dict[str, str], serializer_class, respond
 ) -> Callable[[object, dict], dict]:
-    """A search tool: its arguments as the REST endpoint's query parameters (repositories
-    may be ids or names), validated and answered by the same serializer and response."""
+    """A search tool answered by the same response as its REST twin."""
 
     def run(principal, arguments: dict) -> dict:
-        data = _present(arguments, names)
-        if "repo" in data:
-            data["repo"] = [str(value) for value in data["repo"]]
-        return respond(responses.validated(serializer_class, data))
+        return respond(_search_params(arguments, names, serializer_class))
 
     return run
 
@@ -282,9 +287,9 @@ SEMANTIC_ARGUMENTS = {
 }
 
 
-_semantic_search = _search_tool(
-    SEMANTIC_ARGUMENTS, SemanticQuerySerializer, responses.semantic_response
-)
+def _semantic_search(principal, arguments: dict) -> dict:
+    params = _search_params(arguments, SEMANTIC_ARGUMENTS, SemanticQuerySerializer)
+    return responses.semantic_response(params, with_code=scopes.SEARCH_CODE in principal.scopes)
 
 
 def _semantic_available() -> bool:

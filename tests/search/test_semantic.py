@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 
@@ -131,6 +132,35 @@ def test_hybrid_merges_literal_and_symbol_hits(api_client, semantic_repo, semant
     assert top["symbol"] == "fetch_with_retries"
     assert {"semantic", "symbol"} <= set(top["sources"])
     assert body["mode"] == "hybrid"
+
+
+def test_hybrid_gives_code_matches_only_to_callers_who_may_search_code(
+    api_client, semantic_repo, viewer
+):
+    """The review's finding: a token holding only mcp:search:semantic got exact text
+    matches through mode=hybrid. Asked by a full caller first, so that the answer is in
+    the process's memory of recent responses: that must not leak either."""
+    full = bearer(login_tokens(viewer)["access_token"])
+    narrow = bearer(
+        login_tokens(viewer, scopes=frozenset({"mcp:search:semantic"}))["access_token"]
+    )
+    params = {"q": "where is fetch_with_retries", "mode": "hybrid"}
+    with_code = ask(api_client, full, **params)
+    assert any({"literal", "symbol"} & set(hit["sources"]) for hit in with_code["hits"])
+    semantic_only = ask(api_client, narrow, **params)
+    assert semantic_only["hits"]
+    assert all(hit["sources"] == ["semantic"] for hit in semantic_only["hits"])
+    assert "need mcp:search:code" in semantic_only["message"]
+    # The MCP tool answers the same way.
+    key = {"HTTP_X_API_KEY": api_key_for(viewer, scopes=("mcp:search:semantic",))}
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "semantic_search", "arguments": {"query": params["q"], "mode": "hybrid"}}}  # fmt: skip
+    result = api_client.generic(
+        "POST", "/mcp", json.dumps(message), content_type="application/json",
+        HTTP_ACCEPT="application/json, text/event-stream",
+        HTTP_MCP_PROTOCOL_VERSION="2025-11-25", **key,
+    ).json()["result"]["structuredContent"]  # fmt: skip
+    assert result["hits"] and all(hit["sources"] == ["semantic"] for hit in result["hits"])
 
 
 @pytest.mark.parametrize(
