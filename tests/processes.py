@@ -65,9 +65,10 @@ def wait_until_healthy(base: str, process, log: Path, *, timeout: float = 90) ->
         time.sleep(0.2)
 
 
-def start_gunicorn(tmp_path: Path, env: dict[str, str]):
+def start_gunicorn(tmp_path: Path, env: dict[str, str], *, python: tuple[str, ...] = ()):
     """gunicorn (two workers) on a free 127.0.0.1 port with this environment, healthy;
-    returns (base URL, process). Its output goes to tmp_path/server.log."""
+    returns (base URL, process). Its output goes to tmp_path/server.log. `python`: the
+    interpreter and its options, this one by default."""
     import subprocess
     import sys
 
@@ -75,7 +76,7 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str]):
     log = tmp_path / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
+            [*(python or (sys.executable,)), "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
              "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -89,31 +90,47 @@ def start_gunicorn(tmp_path: Path, env: dict[str, str]):
     return base, process
 
 
-def start_private_redis(tmp_path: Path, *extra_args: str):
-    """A redis-server of the test's own on a free 127.0.0.1 port (so that it can be given
-    a memory cap without touching the shared one); returns (url, process)."""
-    import shutil
-    import subprocess
-    import time
 
-    import pytest
+class RedisServer:
+    """A redis-server of the test's own on a free 127.0.0.1 port (never the shared one), so
+    that a test may stop, restart or cap it; `extra_args` go to redis-server."""
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", str(tmp_path), *extra_args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return f"redis://127.0.0.1:{port}/0", process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the private redis-server did not start")
-            time.sleep(0.05)
+    def __init__(self, workdir: Path, *extra_args: str):
+        self.port = free_port()
+        self.workdir = workdir
+        self.extra_args = extra_args
+        self.process = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import shutil
+        import subprocess
+        import time
+
+        import pytest
+        import redis
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("needs redis-server on the PATH")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir), *self.extra_args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None

@@ -15,54 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from django.db import connection, connections
 
 from tests.factories import PASSWORD, UserFactory, api_key_for
-from tests.processes import free_port, process_env, start_gunicorn
-
-
-class RedisServer:
-    """A private redis-server this test may stop and start (never the shared one)."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.workdir = workdir
-        self.process = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.ping():
-                    return
-            except redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
-REDIS_SERVER = shutil.which("redis-server") or "redis-server"
+from tests.processes import RedisServer, process_env, start_gunicorn
 
 
 @pytest.fixture
 def private_redis(tmp_path):
-    if not shutil.which("redis-server"):
-        pytest.skip("needs redis-server on the PATH")
     server = RedisServer(tmp_path)
     try:
         server.start()

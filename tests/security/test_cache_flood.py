@@ -25,7 +25,7 @@ from accounts.models import ApiKey
 from tests.cache_helpers import cache_entries
 from tests.conftest import bearer, post_form
 from tests.factories import PASSWORD, UserFactory, api_key_for, login_tokens
-from tests.processes import start_private_redis
+from tests.processes import RedisServer
 
 pytestmark = pytest.mark.django_db
 
@@ -99,16 +99,17 @@ def test_a_flood_cannot_cull_security_state_from_the_database_cache(api_client):
 
 
 def test_a_flood_cannot_fill_a_capped_redis(api_client, tmp_path):
-    url, server = start_private_redis(tmp_path, "--maxmemory-policy", "noeviction")
+    server = RedisServer(tmp_path, "--maxmemory-policy", "noeviction")
+    server.start()
     try:
-        control = redis.Redis.from_url(url)
+        control = redis.Redis.from_url(server.url)
         # Room for the real state, connections and some more; the old code's flood wrote
         # four keys per junk login, about 2 MB for this one.
         control.config_set("maxmemory", control.info("memory")["used_memory"] + 1024 * 1024)
         cache_settings = {
             "default": {
                 "BACKEND": "django_redis.cache.RedisCache",
-                "LOCATION": url,
+                "LOCATION": server.url,
                 "KEY_PREFIX": "flood",
                 "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
             }
@@ -118,5 +119,4 @@ def test_a_flood_cannot_fill_a_capped_redis(api_client, tmp_path):
             assert control.dbsize() < FLOOD_ADDRESSES * (3 * LIMIT + 4) + 50
             assert_security_state_held(api_client, *state)
     finally:
-        server.kill()
-        server.wait(timeout=10)
+        server.stop()
