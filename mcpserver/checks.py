@@ -15,6 +15,8 @@ from django.core.checks import Error, Tags, Warning, register
 from accounts.models import SigningKey
 
 MIN_SECRET_BYTES = 32
+MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_UNIQUE_CHARACTERS = 5
 PROFILES = ("development", "production")
 SIGNING_ALGORITHMS = SigningKey.Algorithm.values
 
@@ -142,17 +144,88 @@ def check_cors(app_configs=None, **kwargs):
 
 @register(Tags.security)
 def check_mcp_resource(app_configs=None, **kwargs):
-    if _production() and not getattr(settings, "MCP_PUBLIC_URL", ""):
+    if not _production():
+        return []
+    public_url = getattr(settings, "MCP_PUBLIC_URL", "")
+    if not public_url:
         return [
-            Warning(
-                "MCP_PUBLIC_URL is not set: the MCP resource URL is taken from each request's "
-                "Host header, and access tokens carry the audience 'mcp-code-server' instead "
-                "of the resource URL.",
+            Error(
+                "MCP_PUBLIC_URL is not set: the MCP resource URL would be taken from each "
+                "request's Host header, and access tokens would carry the audience "
+                "'mcp-code-server' instead of the resource URL.",
                 hint="Set MCP_PUBLIC_URL to the public base URL, e.g. https://code.example.com.",
-                id="mcpserver.W002",
+                id="mcpserver.E016",
+            )
+        ]
+    if not public_url.lower().startswith("https://"):
+        return [
+            Error(
+                f"MCP_PUBLIC_URL is {public_url!r}, not an https:// URL.",
+                hint="Clients send tokens to this URL: serve it over TLS.",
+                id="mcpserver.E017",
             )
         ]
     return []
+
+
+@register(Tags.security)
+def check_production_hardening(app_configs=None, **kwargs):
+    """What Django's `check --deploy` only warns about, refused in production."""
+    if not _production():
+        return []
+    errors = []
+    for name, key in [("DJANGO_SECRET_KEY", settings.SECRET_KEY)] + [
+        ("DJANGO_SECRET_KEY_FALLBACKS", fallback) for fallback in settings.SECRET_KEY_FALLBACKS
+    ]:
+        if not _strong_secret_key(key):
+            errors.append(
+                Error(
+                    f"{name} holds a key that is too short or too simple.",
+                    hint="Sessions, CSRF tokens and audit digests are signed with it: use "
+                    f"{MIN_SECRET_KEY_LENGTH}+ random characters, e.g. the output of "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
+                    id="mcpserver.E012",
+                )
+            )
+    if any(host == "*" for host in settings.ALLOWED_HOSTS):
+        errors.append(
+            Error(
+                "DJANGO_ALLOWED_HOSTS contains '*'.",
+                hint="Name the hosts this server answers to: with any Host accepted, links "
+                "and the MCP metadata can be built from a Host header an attacker chose.",
+                id="mcpserver.E013",
+            )
+        )
+    if not getattr(settings, "MCP_TLS_TERMINATED_BY_PROXY", False):
+        if not settings.SECURE_HSTS_SECONDS:
+            errors.append(
+                Error(
+                    "HSTS is off (SECURE_HSTS_SECONDS=0).",
+                    hint="Leave SECURE_HSTS_SECONDS unset (a year), or, if the TLS proxy in "
+                    "front sends Strict-Transport-Security itself, set "
+                    "MCP_TLS_TERMINATED_BY_PROXY=true.",
+                    id="mcpserver.E014",
+                )
+            )
+        if not settings.SECURE_SSL_REDIRECT:
+            errors.append(
+                Error(
+                    "The HTTPS redirect is off (SECURE_SSL_REDIRECT=false).",
+                    hint="Leave SECURE_SSL_REDIRECT unset, or, if the TLS proxy in front "
+                    "redirects plain HTTP itself, set MCP_TLS_TERMINATED_BY_PROXY=true.",
+                    id="mcpserver.E015",
+                )
+            )
+    return errors
+
+
+def _strong_secret_key(key: str) -> bool:
+    # Django's own test (django.core.checks.security.base), made an error here.
+    return (
+        len(key) >= MIN_SECRET_KEY_LENGTH
+        and len(set(key)) >= MIN_SECRET_KEY_UNIQUE_CHARACTERS
+        and not key.startswith("django-insecure-")
+    )
 
 
 @register(Tags.security)

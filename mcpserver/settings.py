@@ -350,6 +350,9 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "Retry-After"]
 
 # --- HTTPS and proxies (production profile) ------------------------------------------
+# Production refuses to run with the HTTPS redirect or HSTS off, unless this says that the
+# TLS proxy in front redirects plain HTTP and sends Strict-Transport-Security itself.
+MCP_TLS_TERMINATED_BY_PROXY = env_bool("MCP_TLS_TERMINATED_BY_PROXY", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", MCP_IS_PRODUCTION)
 # Load balancers probe health over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]

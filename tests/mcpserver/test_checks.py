@@ -11,7 +11,7 @@ from django.test import override_settings
 from mcpserver import checks
 
 ROOT = Path(__file__).resolve().parents[2]
-GOOD_SECRET = "s" * 50
+GOOD_SECRET = "a-django-secret-key-of-fifty-characters-or-more-0123456789"
 GOOD_JWT = "j" * 48
 GOOD_KEK = "k" * 48
 
@@ -27,6 +27,10 @@ def production(**overrides):
         "JWT_SECRET_KEY": "",
         "JWT_KEY_ENCRYPTION_KEY": GOOD_KEK,
         "JWT_ALGORITHM": "ES256",
+        "MCP_PUBLIC_URL": "https://mcp.example.com",
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31_536_000,
+        "MCP_TLS_TERMINATED_BY_PROXY": False,
     }
     values.update(overrides)
     return override_settings(**values)
@@ -41,6 +45,47 @@ def test_a_good_production_configuration_passes():
         assert ids(checks.check_secrets()) == []
         assert ids(checks.check_cors()) == []
         assert ids(checks.check_profile()) == []
+        assert ids(checks.check_mcp_resource()) == []
+        assert ids(checks.check_production_hardening()) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # The review's findings: each of these passed `manage.py check` in production.
+        ({"SECRET_KEY": "x"}, ["mcpserver.E012"]),
+        ({"SECRET_KEY": "a" * 80}, ["mcpserver.E012"]),  # long, but five characters at least
+        ({"SECRET_KEY": "django-insecure-" + GOOD_SECRET}, ["mcpserver.E012"]),
+        ({"SECRET_KEY_FALLBACKS": ["old"]}, ["mcpserver.E012"]),
+        ({"ALLOWED_HOSTS": ["*"]}, ["mcpserver.E013"]),
+        ({"ALLOWED_HOSTS": ["mcp.example.com", "*"]}, ["mcpserver.E013"]),
+        ({"SECURE_HSTS_SECONDS": 0}, ["mcpserver.E014"]),
+        ({"SECURE_SSL_REDIRECT": False}, ["mcpserver.E015"]),
+        ({"SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 0}, ["mcpserver.E014", "mcpserver.E015"]),
+        # A proxy that terminates TLS, redirects and sends HSTS, said so in the settings.
+        ({"SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 0, "MCP_TLS_TERMINATED_BY_PROXY": True}, []),
+        ({"ALLOWED_HOSTS": [".example.com"]}, []),  # a domain and its subdomains: fine
+    ],
+)
+def test_production_hardening(overrides, expected):
+    with production(**overrides):
+        assert ids(checks.check_production_hardening()) == expected
+
+
+@pytest.mark.parametrize(
+    ("public_url", "expected"),
+    [("", ["mcpserver.E016"]), ("http://mcp.example.com", ["mcpserver.E017"]),
+     ("https://mcp.example.com", [])],
+)  # fmt: skip
+def test_production_needs_an_https_public_url(public_url, expected):
+    with production(MCP_PUBLIC_URL=public_url):
+        assert ids(checks.check_mcp_resource()) == expected
+
+
+def test_development_is_not_held_to_production_rules():
+    with production(MCP_ENV="development", SECRET_KEY="x", ALLOWED_HOSTS=["*"], MCP_PUBLIC_URL=""):
+        assert ids(checks.check_production_hardening()) == []
+        assert ids(checks.check_mcp_resource()) == []
 
 
 @pytest.mark.parametrize(
@@ -116,6 +161,27 @@ def test_manage_py_refuses_too(tmp_path):
     assert "DEBUG is on in production" in result.stderr
 
 
+def test_manage_py_check_refuses_the_reviewed_production_settings(tmp_path):
+    """The review ran `manage.py check` with these and it passed."""
+    result = run(
+        "import runpy, sys; sys.argv = ['manage.py', 'check']; "
+        "runpy.run_path('manage.py', run_name='__main__')",
+        {
+            "MCP_ENV": "production",
+            "DJANGO_SECRET_KEY": "x",
+            "JWT_KEY_ENCRYPTION_KEY": GOOD_KEK,
+            "DJANGO_ALLOWED_HOSTS": "*",
+            "SECURE_HSTS_SECONDS": "0",
+            "SECURE_SSL_REDIRECT": "false",
+            "REDIS_URL": "redis://127.0.0.1:6379/15",
+        },
+        tmp_path,
+    )
+    assert result.returncode != 0
+    for expected in ("E012", "E013", "E014", "E015", "E016"):
+        assert f"mcpserver.{expected}" in result.stderr, result.stderr
+
+
 def test_production_with_good_settings_starts_with_https_settings(tmp_path):
     code = (
         "import mcpserver.wsgi; from django.conf import settings as s; "
@@ -127,6 +193,7 @@ def test_production_with_good_settings_starts_with_https_settings(tmp_path):
         "DJANGO_SECRET_KEY": GOOD_SECRET,
         "JWT_KEY_ENCRYPTION_KEY": GOOD_KEK,
         "DJANGO_ALLOWED_HOSTS": "mcp.example.com",
+        "MCP_PUBLIC_URL": "https://mcp.example.com",
         "REDIS_URL": "redis://127.0.0.1:6379/15",
     }
     result = run(code, env, tmp_path)
