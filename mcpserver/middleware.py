@@ -35,3 +35,20 @@ class DatabaseUnavailableMiddleware:
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class NoStoreMiddleware:
+    """API answers carry code, tokens, keys and audit records: no cache (a browser's, a
+    proxy's) may keep them. Every answer under /api/, /auth/ and /mcp that does not set
+    its own Cache-Control (the JWKS and the metadata are public and do) gets no-store."""
+
+    PREFIXES = ("/api/", "/auth/", "/mcp")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith(self.PREFIXES) and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+        return response

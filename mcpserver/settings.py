@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the others, so that every API answer, errors included, gets no-store.
+    "mcpserver.middleware.NoStoreMiddleware",
     # Outermost of the view-exception handlers: a database outage is a 503, not a 500.
     "mcpserver.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
