@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import re2
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Q
 
 from indexing.models import Chunk, Repository, visible_at
 from search import sql
@@ -406,18 +406,27 @@ def _postgres_candidate_ids(
             low, span = high, max(PG_MIN_WINDOW, int(span * min(grow, PG_WINDOW_GROWTH)))
 
 
+def _as_id(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
 def resolve_repositories(values: list[str]) -> list[int]:
+    """The ids of the repositories named by id or name, in one query, in the order given;
+    SearchError for a value that names none."""
+    values = list(dict.fromkeys(values))
+    if not values:
+        return []
+    numbers = {number for number in map(_as_id, values) if number is not None}
+    rows = list(
+        Repository.objects.filter(Q(pk__in=numbers) | Q(name__in=values)).values_list("pk", "name")
+    )
     ids = []
     for value in values:
-        numeric = value.isascii() and value.isdigit() and len(value) <= 18
-        found = (
-            Repository.objects.filter(pk=int(value)) if numeric else Repository.objects.none()
-        ) | Repository.objects.filter(name=value)
-        matched = list(found.values_list("pk", flat=True))
+        matched = [pk for pk, name in rows if name == value or pk == _as_id(value)]
         if not matched:
             raise SearchError(f"No repository {value!r}.")
         ids.extend(matched)
-    return ids
+    return list(dict.fromkeys(ids))
 
 
 @dataclass

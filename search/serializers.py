@@ -19,10 +19,16 @@ class QuerySerializer(serializers.Serializer):
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
+# Each value is looked up; more than this in one request is refused (400).
+MAX_REPOSITORY_FILTERS = 50
+MAX_KIND_FILTERS = 20
+
+
 class RepoFilterMixin(QuerySerializer):
     repo = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, default=list,
-        help_text="Repository id or name; repeat for several.",
+        max_length=MAX_REPOSITORY_FILTERS,
+        help_text=f"Repository id or name; repeat for several (at most {MAX_REPOSITORY_FILTERS}).",
     )  # fmt: skip
     lang = serializers.CharField(required=False, max_length=40, help_text="e.g. Python")
 
@@ -39,8 +45,9 @@ class SearchQuerySerializer(RepoFilterMixin):
 class SymbolQuerySerializer(RepoFilterMixin):
     q = serializers.CharField(max_length=255)
     kind = serializers.ListField(
-        child=serializers.CharField(max_length=20), required=False, default=list
-    )
+        child=serializers.CharField(max_length=20), required=False, default=list,
+        max_length=MAX_KIND_FILTERS,
+    )  # fmt: skip
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
 
     def validate_q(self, value: str) -> str:

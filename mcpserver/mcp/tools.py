@@ -19,6 +19,8 @@ from indexing import services as indexing_services
 from indexing.serializers import IndexRequestSerializer, JobSerializer, RepositorySerializer
 from search import engine, responses
 from search.serializers import (
+    MAX_KIND_FILTERS,
+    MAX_REPOSITORY_FILTERS,
     FileQuerySerializer,
     SearchQuerySerializer,
     SemanticQuerySerializer,
@@ -159,7 +161,7 @@ def _resolve(values: list[str]) -> list[int]:
 REPOSITORIES = {
     "type": "array",
     "items": {"type": ["string", "integer"], "maxLength": 200},
-    "maxItems": 50,
+    "maxItems": MAX_REPOSITORY_FILTERS,
     "description": "Repository names or ids to search; all repositories when omitted.",
 }
 LANGUAGE = {
@@ -353,7 +355,7 @@ TOOLS: tuple[Tool, ...] = (
             "kinds": {
                 "type": "array",
                 "items": {"type": "string", "maxLength": 20},
-                "maxItems": 20,
+                "maxItems": MAX_KIND_FILTERS,
                 "description": "Only these kinds, e.g. function, class, method.",
             },
             "repositories": REPOSITORIES,
