@@ -19,6 +19,7 @@ import dj_database_url
 from corsheaders.defaults import default_headers as default_cors_headers
 from dotenv import load_dotenv
 
+from mcpserver.datadir import private_dir
 from mcpserver.env import absolute_paths, env_bool, env_int, env_list, env_str, persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,6 +30,10 @@ load_dotenv(BASE_DIR / ".env", override=False)
 MCP_ENV = env_str("MCP_ENV", "development").lower()
 MCP_IS_PRODUCTION = MCP_ENV == "production"
 MCP_DATA_DIR = Path(env_str("MCP_DATA_DIR") or BASE_DIR / "data").resolve()
+if not MCP_IS_PRODUCTION:
+    # The server's alone (0700), whatever it holds; production writes nothing before its
+    # checks pass, and there the operator makes the folder.
+    private_dir(MCP_DATA_DIR)
 
 # --- Secrets -----------------------------------------------------------------
 # MCP_SECRET_KEY_SOURCE tells the system checks where the secret came from;

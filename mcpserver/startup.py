@@ -6,14 +6,21 @@ signing key exists and opens with the configured key-encryption key, so that
 a wrong JWT_KEY_ENCRYPTION_KEY stops the server instead of failing every login.
 """
 
+import logging
+
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 
+logger = logging.getLogger(__name__)
+
 
 def run_startup_checks() -> None:
     messages = checks.run_checks()
+    for message in messages:
+        if not message.is_serious() and not message.is_silenced():
+            logger.warning("%s", message)  # e.g. mcpserver.W003: shown, not fatal
     errors = [m for m in messages if m.is_serious() and not m.is_silenced()]
     if errors:
         raise SystemCheckError(

@@ -182,6 +182,14 @@ def test_manage_py_check_refuses_the_reviewed_production_settings(tmp_path):
         assert f"mcpserver.{expected}" in result.stderr, result.stderr
 
 
+def test_the_wsgi_entry_point_shows_warnings_too(tmp_path):
+    """gunicorn runs the checks through mcpserver.wsgi: a warning such as W003 (an index
+    root holding the data directory) must reach its log, not only runserver's."""
+    result = run("import mcpserver.wsgi", {"MCP_INDEX_ROOTS": str(tmp_path)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "mcpserver.W003" in result.stderr
+
+
 def test_production_with_good_settings_starts_with_https_settings(tmp_path):
     code = (
         "import mcpserver.wsgi; from django.conf import settings as s; "

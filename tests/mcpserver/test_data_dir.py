@@ -40,6 +40,9 @@ def run(
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "JWT_", "MCP_", "DATABASE_", "REDIS_", "CACHE_"))
     }
+    # Set, even empty: a developer's .env must not reach the child (load_dotenv keeps
+    # what the environment has).
+    clean.update({"DJANGO_SECRET_KEY": "", "DATABASE_URL": "", "MCP_ENV": ""})
     clean.update({"DJANGO_SETTINGS_MODULE": "mcpserver.settings", **env})
     result = subprocess.run(
         [sys.executable, *args],
@@ -70,6 +73,18 @@ def test_a_fresh_data_directory_is_private_from_the_first_command(tmp_path):
     assert mode(data) == "0o700"
     for name in ("secret_key", "jwt_key_encryption_key", "db.sqlite3"):
         assert mode(data / name) == "0o600", name
+
+
+def test_the_data_directory_is_private_when_no_secret_is_generated_into_it(tmp_path):
+    data = tmp_path / "fresh" / "data"
+    secrets = {
+        "DJANGO_SECRET_KEY": "a-django-secret-key-of-fifty-characters-or-more-0123456789",
+        "JWT_KEY_ENCRYPTION_KEY": "k" * 48,
+    }
+    run(["manage.py", "check"], env={"MCP_DATA_DIR": str(data), **secrets})
+    assert mode(data) == "0o700"
+    assert mode(data / "db.sqlite3") == "0o600"
+    assert not (data / "secret_key").exists()
 
 
 def test_the_database_and_its_wal_and_shared_memory_are_private(tmp_path):
