@@ -64,23 +64,49 @@ def test_parallel_increments_are_not_lost():
         cache = caches["default"]
         cache.clear()
         cache.set("calls", 0, 600)
-        barrier = threading.Barrier(8)
-        errors = []
-
-        def bump():
-            try:
-                barrier.wait()
-                for _ in range(50):
-                    caches["default"].incr("calls")
-            except Exception as exc:  # pragma: no cover - shown in the assertion
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=bump) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        _at_once(8, lambda: [caches["default"].incr("calls") for _ in range(50)])
         assert cache.get("calls") == 400
+
+
+def _at_once(count: int, work) -> list:
+    """Run `work` in `count` threads released together; their results."""
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(work())
+        except Exception as exc:  # pragma: no cover - shown in the assertion
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    return results
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("expired_row", [True, False], ids=["over-an-expired-row", "new-key"])
+def test_parallel_adds_of_one_key_let_exactly_one_win(expired_row):
+    """A throttle slot is taken with add: two requests must never both get it, also when
+    the slot's row from an earlier window has expired but is still in the table."""
+    with override_settings(CACHES=BACKEND):
+        call_command("createcachetable", verbosity=0)
+        cache = caches["default"]
+        cache.clear()  # a table of its own, which a transactional test's flush leaves alone
+        for round_ in range(5):
+            key = f"slot:{round_}"
+            if expired_row:
+                cache.set(key, "old", 1)
+        if expired_row:
+            time.sleep(2.1)
+        for round_ in range(5):
+            results = _at_once(8, lambda round_=round_: caches["default"].add(f"slot:{round_}", "new", 600))
+            assert sorted(results) == [False] * 7 + [True]
+            assert cache.get(f"slot:{round_}") == "new"
