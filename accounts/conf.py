@@ -20,8 +20,10 @@ DEFAULTS: dict[str, Any] = {
     # Failed logins per client address within the window; then 429 until it passes.
     "LOGIN_FAILURE_LIMIT": 5,
     "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
-    # Longest wait, for an address that failed on a name that others keep failing on.
+    # Longest a name under a spread-out attack stays closed after a failure (to addresses
+    # it has not signed in from lately: LOGIN_KNOWN_ADDRESS_TTL).
     "LOGIN_DELAY_MAX": timedelta(minutes=2),
+    "LOGIN_KNOWN_ADDRESS_TTL": timedelta(days=30),
     # Bearer tokens longer than this are refused before any parsing.
     "MAX_TOKEN_LENGTH": 4096,
     # Seconds a client is told to wait when the revocation store is down.

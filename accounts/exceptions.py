@@ -56,10 +56,11 @@ class LoginLocked(exceptions.Throttled):
 
 
 class LoginDelayed(LoginLocked):
-    """This address failed on this name, which is under attack: it waits a while."""
+    """The name is under a spread-out attack: addresses it has not signed in from wait."""
 
     default_detail = (
-        "Too many failed logins for this account: this address must wait before trying again."
+        "Too many failed logins for this account from many addresses: from an address it "
+        "has not signed in from before, wait before trying again."
     )
 
 

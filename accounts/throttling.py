@@ -4,22 +4,23 @@ Logins:
 - A client address gets LOGIN_FAILURE_LIMIT failed logins per LOGIN_FAILURE_WINDOW,
   whatever names it tries; then it is refused (429 with Retry-After), even with the
   right password, until the window has passed. The slot is taken atomically *before*
-  Argon2 runs (cache.add is atomic on Redis and on the database cache), so a burst of
-  parallel guesses cannot slip past the limit; a success gives it back.
-- A username is never locked: an attacker at one address must not be able to lock out
-  its owner signing in from another. Instead a spread-out attack is slowed: once a
-  name has LOGIN_FAILURE_LIMIT failures in the window, an address that has itself
-  failed on that name waits 1, 2, 4 ... seconds (at most LOGIN_DELAY_MAX) before its
-  next try on it, the wait doubling with each failure on the name from anywhere. An
-  address that has not failed on the name is not made to wait for others' failures.
+  Argon2 runs (cache.add is atomic on Redis and on mcpserver.cache's database cache),
+  so a burst of parallel guesses cannot slip past the limit; a success gives it back.
+- A name is never locked: an attacker at one address must not be able to lock out its
+  owner signing in from another. One address cannot even slow a name down (it has only
+  LOGIN_FAILURE_LIMIT tries). A spread-out attack is slowed instead: past
+  LOGIN_FAILURE_LIMIT failures on a name in the window, each failure closes the name for
+  1, 2, 4 ... seconds (at most LOGIN_DELAY_MAX) to every address but the ones the name
+  has signed in from lately (LOGIN_KNOWN_ADDRESS_TTL), so the owner at a familiar
+  address is never held up, and at a new one waits at most LOGIN_DELAY_MAX at a time.
 
 What unauthenticated traffic can write here is bounded by the number of client
 addresses, not by the number of requests or names: everything is read in one round
-trip first, a locked or waiting address writes nothing, and an address writes at most
-LOGIN_FAILURE_LIMIT failures (each one name's counter and one marker) per window. The
-shared cache never evicts these (Redis with noeviction; on the embedded default
-mcpserver.cache never culls a live entry), so traffic cannot make it forget a
-revocation or a lockout either.
+trip first, a locked or waiting address writes nothing here (the audit trail keeps one
+marker per address and window), and an address writes at most LOGIN_FAILURE_LIMIT
+failures (each a name's counter and wait) per window. The shared cache never evicts
+these (Redis with noeviction; on the embedded default mcpserver.cache never culls a live
+entry), so traffic cannot make it forget a revocation or a lockout either.
 
 The client address is REMOTE_ADDR, or X-Forwarded-For only behind TRUSTED_PROXY_COUNT
 proxies (DRF's NUM_PROXIES logic); IPv6 clients are counted per /64, since one client
@@ -92,11 +93,17 @@ def _username_bucket(username: str) -> str:
     return f"auth:login-failures:user:{username_digest(username)}"
 
 
-def _pair_key(username: str, network: str) -> str:
+def _name_wait_key(username: str) -> str:
+    return f"auth:login-wait:user:{username_digest(username)}"
+
+
+def _known_address_key(username: str, network: str) -> str:
+    """Where the name signed in successfully: exempt from the waits a spread-out attack
+    on the name causes."""
     pair = salted_hmac(
-        "accounts.throttling.pair", f"{username.casefold()}\n{network}", algorithm="sha256"
+        "accounts.throttling.known", f"{username.casefold()}\n{network}", algorithm="sha256"
     ).hexdigest()[:32]
-    return f"auth:login-failures:pair:{pair}"
+    return f"auth:login-known:{pair}"
 
 
 def _cache():
@@ -142,12 +149,13 @@ def _take_slot(cache, bucket: str, window: float, limit: int) -> tuple[int | Non
 
 
 def login_delay(failures: int) -> int:
-    """Seconds an address that failed on a name waits before its next try on it."""
+    """Seconds a name is closed, to addresses it has not signed in from, after its
+    `failures`-th failure in the window: none while one address could have made them all."""
     over = failures - auth_settings.LOGIN_FAILURE_LIMIT
-    if over < 0:
+    if over <= 0:
         return 0
     ceiling = math.ceil(auth_settings.LOGIN_DELAY_MAX.total_seconds())
-    return min(2 ** min(over, 32), ceiling)
+    return min(2 ** min(over - 1, 32), ceiling)
 
 
 @dataclass(frozen=True)
@@ -157,74 +165,71 @@ class LoginAttempt:
     address_bucket: str
     slot: int
     username_bucket: str
-    pair_key: str
+    wait_key: str
+    known_key: str
 
 
 def login_attempt_begin(request, username: str) -> LoginAttempt:
     """Before the password is checked: refuse, or take one of the address's slots.
 
-    Raises LoginLocked (the address used up its failures), LoginDelayed (the address
-    failed on this name and must wait), or RevocationStoreUnavailable when the cache
-    does not answer: without counters there is no brute-force protection, so fail
-    closed. A refusal writes nothing.
+    Raises LoginLocked (the address used up its failures), LoginDelayed (the name is
+    under a spread-out attack and this address is not one it signed in from), or
+    RevocationStoreUnavailable when the cache does not answer: without counters there is
+    no brute-force protection, so fail closed. A refusal writes nothing.
     """
     cache = _cache()
     limit = auth_settings.LOGIN_FAILURE_LIMIT
     window = auth_settings.LOGIN_FAILURE_WINDOW.total_seconds()
-    network = client_network(request)
     address_bucket = _address_bucket(request, "login-attempts")
-    username_bucket = _username_bucket(username)
-    pair_key = _pair_key(username, network)
+    wait_key = _name_wait_key(username)
+    known_key = _known_address_key(username, client_network(request))
     try:
-        found = cache.get_many(
-            [*_lockout_keys(address_bucket, limit), username_bucket, pair_key]
-        )
+        found = cache.get_many([*_lockout_keys(address_bucket, limit), wait_key, known_key])
         wait = _lockout_wait(found, address_bucket, limit, window)
         if wait is not None:
             raise LoginLocked(wait=wait)
-        last_failure = found.get(pair_key)
-        if last_failure is not None:
-            opens = float(last_failure) + login_delay(int(found.get(username_bucket) or 0))
-            if opens > time.time():
-                raise LoginDelayed(wait=max(1, math.ceil(opens - time.time())))
+        opens = float(found.get(wait_key) or 0)
+        if opens > time.time() and not found.get(known_key):
+            raise LoginDelayed(wait=max(1, math.ceil(opens - time.time())))
         slot, remaining = _take_slot(cache, address_bucket, window, limit)
-    except (LoginLocked, LoginDelayed):
+    except LoginLocked:
         raise
     except Exception as exc:
         raise RevocationStoreUnavailable() from exc
     if slot is None:  # the last slots went to parallel requests
         raise LoginLocked(wait=remaining)
-    return LoginAttempt(address_bucket, slot, username_bucket, pair_key)
+    return LoginAttempt(address_bucket, slot, _username_bucket(username), wait_key, known_key)
 
 
 def login_attempt_failed(attempt: LoginAttempt) -> None:
-    """A wrong password (or unknown or inactive user): the address keeps its slot; the
-    name's failures and this address's last failure on it are noted."""
+    """A wrong password (or unknown or inactive user): the address keeps its slot, the
+    name's failures go up, and past the limit the name closes for a while."""
     cache = _cache()
     window = math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
     try:
         try:
-            cache.incr(attempt.username_bucket)
+            failures = cache.incr(attempt.username_bucket)
         except ValueError:  # the name's first failure in this window
-            if not cache.add(attempt.username_bucket, 1, window):
-                cache.incr(attempt.username_bucket)
-        cache.set(attempt.pair_key, time.time(), window)
+            added = cache.add(attempt.username_bucket, 1, window)
+            failures = 1 if added else cache.incr(attempt.username_bucket)
+        delay = login_delay(failures)
+        if delay:
+            cache.set(attempt.wait_key, time.time() + delay, delay + 1)
     except Exception as exc:
         # The address's slot, taken atomically before the check, still counts.
         logger.warning("login throttle: could not note a failure: %s", type(exc).__name__)
 
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:
-    """A right password: the address gets its slot back and no longer waits on this name.
-    The name's failure count stays: a success does not mean an attack on it stopped."""
+    """A right password: the address gets its slot back and becomes one the name signs in
+    from. The name's failures stay: a success does not mean an attack on it stopped."""
     cache = _cache()
     try:
-        cache.delete_many([f"{attempt.address_bucket}:{attempt.slot}", attempt.pair_key])
-        cache.set(
-            f"{attempt.address_bucket}:next",
-            attempt.slot,
-            max(1, math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())),
-        )
+        cache.delete(f"{attempt.address_bucket}:{attempt.slot}")
+        window = math.ceil(auth_settings.LOGIN_FAILURE_WINDOW.total_seconds())
+        cache.set(f"{attempt.address_bucket}:next", attempt.slot, window)
+        known_for = math.ceil(auth_settings.LOGIN_KNOWN_ADDRESS_TTL.total_seconds())
+        cache.set(attempt.known_key, True, known_for)
     except Exception as exc:
         # Only bookkeeping is lost (a count stays a little high): not worth
         # failing a login that has already been verified.

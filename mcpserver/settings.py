@@ -293,6 +293,9 @@ MCP_AUTH = {
         seconds=env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
     ),
     "LOGIN_DELAY_MAX": timedelta(seconds=env_int("LOGIN_DELAY_MAX_SECONDS", 120, minimum=1)),
+    "LOGIN_KNOWN_ADDRESS_TTL": timedelta(
+        days=env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=1)
+    ),
     "API_KEY_FAILURE_LIMIT": env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1),
     "API_KEY_FAILURE_WINDOW": timedelta(
         seconds=env_int("API_KEY_FAILURE_WINDOW_SECONDS", 300, minimum=1)
