@@ -141,6 +141,19 @@ class User(AbstractBaseUser):
 
         return check_password(raw_password, self.password, upgrade)
 
+    def save(self, *args, **kwargs) -> None:
+        # The epoch is raised by a queryset update (services.user_revoke_all_tokens): a full
+        # save of a copy loaded before that must not write the old epoch back and revive
+        # the sessions it ended.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            skipped = {"browser_session_epoch", *self.get_deferred_fields()}
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in skipped
+            ]
+        super().save(*args, **kwargs)
+
     def _get_session_auth_hash(self, secret=None) -> str:
         """Django's session hash (of the password hash), which every browser session must
         match on every request, bound to the epoch as well: raising the epoch ends every

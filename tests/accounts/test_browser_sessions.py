@@ -100,3 +100,14 @@ def test_a_password_set_by_someone_else_ends_every_session_of_the_user(operator)
     target.set_password("a brand new passphrase 9")
     target.save()
     assert signed_out(targets_browser)
+
+
+def test_saving_a_copy_loaded_before_a_logout_all_does_not_revive_sessions(api_client, operator):
+    browser = signed_in(operator)
+    stale = User.objects.get(pk=operator.pk)  # e.g. an admin form open meanwhile
+    token = login_tokens(operator)["access_token"]
+    assert api_client.post("/auth/logout-all", **bearer(token)).status_code == 204
+    stale.email = "operator@example.com"
+    stale.save()
+    assert signed_out(browser)
+    assert User.objects.get(pk=operator.pk).email == "operator@example.com"
