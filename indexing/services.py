@@ -81,31 +81,66 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _lineage(path: str) -> list[tuple[int, int]]:
+    """The identities of `path`'s folders above it, up to the root."""
+    found, current = [], path
+    while (parent := os.path.dirname(current)) != current:
+        current = parent
+        if (identity := _identity(current)) is not None:
+            found.append(identity)
+    return found
+
+
+def protected_relation(resolved: str, protected: ProtectedPath) -> str | None:
+    """How a folder stands to a protected path: "is", "contains", "lies inside" or None.
+
+    By name and, for what exists, by identity (device and inode): a second name for the
+    same folder that realpath leaves alone (another letter case on a case-insensitive
+    file system, a bind mount) must not get past the names."""
+    own, theirs = _identity(resolved), _identity(protected.path)
+    if resolved == protected.path or (own is not None and own == theirs):
+        return "is"
+    if _within(protected.path, resolved) or (own is not None and own in _lineage(protected.path)):
+        return "contains"
+    if _within(resolved, protected.path) or (theirs is not None and theirs in _lineage(resolved)):
+        return "lies inside"
+    return None
+
+
+class ProtectedPathRefused(ValidationError):
+    """The path reaches the server's own files (protected_paths)."""
+
+
 def _refuse_protected(resolved: str) -> None:
-    protected_list = protected_paths()
+    relations = [
+        (protected_relation(resolved, protected), protected) for protected in protected_paths()
+    ]
     # "This folder is ..." says the most: before what it contains or lies inside.
-    protected_list.sort(key=lambda protected: protected.path != resolved)
-    for protected in protected_list:
-        if resolved == protected.path:
-            relation = f"This folder is {protected.what}"
-        elif _within(protected.path, resolved):
-            relation = f"This folder contains {protected.what}"
-        elif _within(resolved, protected.path):
-            relation = f"This folder lies inside {protected.what}"
-        else:
+    relations.sort(key=lambda pair: pair[0] != "is")
+    for relation, protected in relations:
+        if relation is None:
             continue
         advice = ""
-        if relation.startswith("This folder contains"):
+        if relation == "contains":
             advice = " Index a folder beside it" + (
                 ", or ask the operator to move MCP_DATA_DIR out of the index roots."
                 if protected.kind == "data"
                 else "."
             )
-        raise ValidationError(
+        raise ProtectedPathRefused(
             {
                 "repo_path": [
-                    f"{relation}: it cannot be indexed (the server never indexes its own "
-                    f"files, so that its secrets stay secret).{advice}"
+                    f"This folder {relation} {protected.what}: it cannot be indexed (the "
+                    f"server never indexes its own files, so that its secrets stay "
+                    f"secret).{advice}"
                 ]
             }
         )
@@ -326,7 +361,12 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
         Repository.objects.filter(pk=job.repository_id, state=Repository.State.NEW).update(
             state=Repository.State.FAILED
         )
-        _audit_job(job, outcome="failure", detail={"error": _describe(exc)[:500]})
+        detail = {"error": _describe(exc)[:500]}
+        if isinstance(exc, ProtectedPathRefused):
+            # Indexed before the server refused its own files: what it holds may be the
+            # server's secrets, so nobody may read it any more.
+            detail["files_withdrawn"] = _index_withdraw(repository=job.repository)
+        _audit_job(job, outcome="failure", detail=detail)
     else:
         stats = result.as_stats()
         if _finish(job, IndexJob.State.SUCCEEDED, stats=stats):
@@ -335,6 +375,23 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
     finally:
         _release_lease(job)
     return IndexJob.objects.filter(pk=job.pk).first()
+
+
+def _index_withdraw(*, repository: Repository) -> int:
+    """Delete everything indexed for the repository (its registration stays, failed)."""
+    with transaction.atomic():
+        withdrawn = IndexedFile.objects.filter(repository=repository).count()
+        IndexedFile.objects.filter(repository=repository).delete()
+        Repository.objects.filter(pk=repository.pk).update(
+            state=Repository.State.FAILED, file_count=0, byte_count=0, symbol_counts={}
+        )
+        transaction.on_commit(lambda: index_changed.send(sender=Repository))
+    logger.warning(
+        "repository %s reaches the server's own files: its index (%d files) was withdrawn",
+        repository.pk,
+        withdrawn,
+    )
+    return withdrawn
 
 
 def _audit_job(job: IndexJob, *, outcome: str, detail: dict) -> None:

@@ -234,19 +234,17 @@ def check_index_roots(app_configs=None, **kwargs):
     repositories are refused anyway (indexing.services.protected_paths); the warning
     tells the operator to move the secrets out of the way, rather than have developers
     find out one refused path at a time."""
-    from indexing.services import protected_paths
+    from indexing.services import protected_paths, protected_relation
 
     warnings = []
     data = [path for path in protected_paths() if path.kind in ("data", "database")]
     for raw_root in settings.MCP_INDEX_ROOTS:
         root = os.path.realpath(raw_root)
         for protected in data:
-            if _within(protected.path, root):
-                relation = "contains"
-            elif _within(root, protected.path):
-                relation = "lies inside"
-            else:
+            relation = protected_relation(root, protected)
+            if relation is None:
                 continue
+            relation = "contains" if relation == "is" else relation
             noun = "the data directory" if protected.kind == "data" else "the SQLite database"
             warnings.append(
                 Warning(
@@ -262,6 +260,3 @@ def check_index_roots(app_configs=None, **kwargs):
             break
     return warnings
 
-
-def _within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -176,6 +176,56 @@ def test_a_repository_registered_before_the_fix_fails_its_job_and_indexes_nothin
     assert "the-django-secret" not in read.content.decode()
 
 
+def test_secrets_indexed_before_the_fix_are_withdrawn_by_the_next_job(
+    api_client, developer, viewer, install, settings
+):
+    """A server upgraded with such a repository: what it indexed must stop being readable,
+    not only stop growing."""
+    from indexing.indexer import index_repository
+
+    repository = Repository.objects.create(name="data", path=str(install / "data"))
+    settings.MCP_DATA_DIR = install.parent / "elsewhere"  # as before the check existed
+    settings.BASE_DIR = install.parent / "elsewhere"
+    index_repository(repository)
+    read = lambda: api_client.get(  # noqa: E731
+        f"/api/repositories/{repository.pk}/file", {"path": "secret_key"}, **auth(viewer)
+    )
+    assert "the-django-secret" in read().json()["content"]
+    settings.MCP_DATA_DIR = install / "data"  # the upgrade
+    settings.BASE_DIR = install
+    api_client.post(f"/api/repositories/{repository.pk}/reindex", **auth(developer))
+    run_queued_jobs()
+    assert read().status_code == 404
+    hits = api_client.get("/api/search", {"q": "the-django-secret"}, **auth(viewer)).json()
+    assert hits["hits"] == []
+    assert not IndexedFile.objects.filter(repository=repository).exists()
+    listed = api_client.get(f"/api/repositories/{repository.pk}", **auth(viewer)).json()
+    assert listed["state"] == "failed" and listed["counts"]["files"] == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+def test_a_second_name_for_the_data_directory_is_refused_too(
+    api_client, developer, roots, install
+):
+    """realpath does not see through a bind mount (nor through another letter case on a
+    case-insensitive file system): the folder is recognised by its device and inode."""
+    import subprocess
+
+    mount_point = roots / "mounted"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "--bind", str(install / "data"), str(mount_point)],
+                      capture_output=True, check=False).returncode != 0:  # fmt: skip
+        pytest.skip("this machine does not allow bind mounts")
+    try:
+        response = register(api_client, developer, mount_point)
+        assert response.status_code == 400, response.content
+        assert "This folder is the server's data directory" in response.json()["repo_path"][0]
+        holder = register(api_client, developer, roots)
+        assert "contains the server's data directory" in holder.json()["repo_path"][0]
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+
+
 def test_a_repository_whose_folder_now_holds_the_data_directory_is_not_reindexed(
     api_client, developer, roots, settings
 ):
