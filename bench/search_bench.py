@@ -148,6 +148,9 @@ def run_backend(
             "LOG_LEVEL": "WARNING",
             # Text search only: embedding the tree is bench/semantic_bench.py's business.
             "MCP_SEMANTIC_ENABLED": "false",
+            # Every search takes one call of the caller's budget, as in production; a
+            # limit no run reaches, so that the cost is timed but nothing is refused.
+            "MCP_TOOL_CALLS_PER_MINUTE": "1000000000",
             **extra,
         }
     )
