@@ -115,7 +115,10 @@ def test_the_env_file_is_protected_where_its_link_leads(
 def test_a_sqlite_database_anywhere_is_protected(monkeypatch, roots, settings):
     # DATABASE_URL=sqlite:///... may put the database under an index root.
     dbs = write_repo(roots / "dbs", {"mcp.sqlite3": "", "notes.txt": "x\n"})
-    monkeypatch.setitem(settings.DATABASES["default"], "NAME", str(dbs / "mcp.sqlite3"))
+    # Another alias, so that the live connection's settings stay as they are (and the
+    # test means the same on the PostgreSQL run).
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(dbs / "mcp.sqlite3")}
+    monkeypatch.setitem(settings.DATABASES, "other", sqlite)
     with pytest.raises(ValidationError) as refused:
         services.repository_path_resolve(str(dbs))
     assert "contains the server's database" in str(refused.value.detail["repo_path"][0])
@@ -148,7 +151,12 @@ def test_the_protected_paths_are_real_paths_read_from_the_settings_when_used(
     assert paths["installation"] == str(install)
     assert paths["env"] == str(install / ".env")
     assert paths["excluded"] == str(tmp_path / "tls" / "key.pem")
-    assert os.path.realpath(settings.DATABASES["default"]["NAME"]) in {
+    sqlite = [
+        os.path.realpath(db["NAME"])
+        for db in settings.DATABASES.values()
+        if db["ENGINE"].endswith("sqlite3")
+    ]
+    assert set(sqlite) <= {
         item.path for item in services.protected_paths() if item.kind == "database"
     }
 

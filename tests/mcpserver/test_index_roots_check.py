@@ -42,7 +42,8 @@ def test_an_index_root_inside_the_data_directory_is_warned_about(tmp_path):
 def test_an_index_root_that_holds_the_sqlite_database_is_warned_about(tmp_path, monkeypatch):
     from django.conf import settings
 
-    monkeypatch.setitem(settings.DATABASES["default"], "NAME", str(tmp_path / "src" / "db.sqlite3"))
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "src" / "db.sqlite3")}
+    monkeypatch.setitem(settings.DATABASES, "other", sqlite)  # the live connection untouched
     with override_settings(MCP_INDEX_ROOTS=[str(tmp_path / "src")], MCP_DATA_DIR=tmp_path / "data"):
         assert ids(checks.check_index_roots()) == ["mcpserver.W003"]
 
