@@ -134,3 +134,29 @@ class RedisServer:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def run_python(args: list[str], env: dict[str, str], *, umask: int | None = None):
+    """This interpreter with `args`, in the project folder, seeing only the settings the
+    test gives: none of the run's own (DATABASE_URL, REDIS_URL, secrets...), and not a
+    developer's .env either (its variables are set, empty, which load_dotenv keeps)."""
+    import subprocess
+    import sys
+
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "JWT_", "MCP_", "DATABASE_", "REDIS_", "CACHE_"))
+    }
+    clean.update({"DJANGO_SECRET_KEY": "", "DATABASE_URL": "", "REDIS_URL": "", "MCP_ENV": ""})
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+    )

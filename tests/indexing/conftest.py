@@ -72,3 +72,59 @@ def touch_later(path: Path, text: str) -> None:
     path.write_text(text)
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+
+
+# The attack on walks: between listing a folder's parent and entering it, someone with write
+# access to the repository replaces the folder by a symlink to ~/.ssh. The walk must never
+# enter it, and no name from outside the repository may show up anywhere (candidates,
+# skipped entries, job problems), since viewers read those.
+
+OUTSIDE_NAMES = ("id_rsa", "credentials.json")
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the repository, holding what an attacker wants named or read."""
+    return write_repo(
+        tmp_path / "home-ssh",
+        {
+            "id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+            "credentials.json": '{"token": "s3cret"}\n',
+            "huge.bin": "x" * 5000,  # would be "skipped: larger than..." under its name
+        },
+    )
+
+
+@pytest.fixture
+def swap_when_entered(monkeypatch):
+    """Replace `folder` by a symlink to `target` at the moment the walk is about to open or
+    list it: after its parent was listed, before it is entered. Deterministic, and blind to
+    how the walker enters a folder (a path to scandir, or a name and a parent descriptor)."""
+
+    def arm(folder, target, moved_to=None):
+        real_open, real_scandir = os.open, os.scandir
+        moved_to = moved_to or folder.with_name(folder.name + "-moved-away")
+        swapped = []
+
+        def swap_if_entering(path, dir_fd):
+            if swapped or isinstance(path, int):
+                return
+            name = os.fsdecode(path)
+            if name == str(folder) or (dir_fd is not None and name == folder.name):
+                swapped.append(True)
+                folder.rename(moved_to)
+                folder.symlink_to(target)
+
+        def open_(path, flags, mode=0o777, *, dir_fd=None):
+            swap_if_entering(path, dir_fd)
+            return real_open(path, flags, mode, dir_fd=dir_fd)
+
+        def scandir(path="."):
+            swap_if_entering(path, None)
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "open", open_)
+        monkeypatch.setattr(os, "scandir", scandir)
+        return swapped
+
+    return arm

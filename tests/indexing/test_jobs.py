@@ -1,7 +1,6 @@
 """Jobs: one at a time per repository, failures, stale workers, the command, the admin."""
 
 import io
-import os
 from datetime import timedelta
 
 import pytest
@@ -249,44 +248,18 @@ def test_a_fresh_queued_job_is_left_alone(repository):
 
 
 def test_a_folder_swapped_for_a_symlink_during_a_job_leaks_no_outside_name(
-    api_client, roots, viewer, tmp_path, monkeypatch, settings
+    api_client, roots, viewer, tmp_path, monkeypatch, settings, outside, swap_when_entered
 ):
     """Viewers read a job's problems: a swapped folder must not list ~/.ssh in them."""
     from tests.conftest import bearer
     from tests.factories import login_tokens
-    from tests.indexing.conftest import write_repo
-    from tests.indexing.test_walker import OUTSIDE_NAMES
+    from tests.indexing.conftest import OUTSIDE_NAMES, write_repo
 
-    outside = write_repo(
-        tmp_path / "home-ssh",
-        {"id_rsa": "PRIVATE KEY\n", "credentials.json": "{}\n", "huge.bin": "x" * 5000},
-    )
     repo = write_repo(roots / "project", {"app.py": "x = 1\n", "keys/readme.md": "keys\n"})
     repository = Repository.objects.create(name="project", path=str(repo))
     settings.MCP_INDEX_MAX_FILE_BYTES = 1000
     folder = repo / "keys"
-    real_open, real_scandir = os.open, os.scandir
-
-    def swap_if_entering(path, dir_fd):
-        name = os.fsdecode(path) if not isinstance(path, int) else ""
-        if (
-            folder.is_dir()
-            and not folder.is_symlink()
-            and (name == str(folder) or (dir_fd is not None and name == "keys"))
-        ):
-            folder.rename(tmp_path / "keys-moved-away")
-            folder.symlink_to(outside)
-
-    def open_(path, flags, mode=0o777, *, dir_fd=None):
-        swap_if_entering(path, dir_fd)
-        return real_open(path, flags, mode, dir_fd=dir_fd)
-
-    def scandir(path="."):
-        swap_if_entering(path, None)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "open", open_)
-    monkeypatch.setattr(os, "scandir", scandir)
+    swap_when_entered(folder, outside, moved_to=tmp_path / "keys-moved-away")
     job = services.job_enqueue(repository=repository)
     run_queued_jobs()
     monkeypatch.undo()

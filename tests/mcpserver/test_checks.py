@@ -1,14 +1,12 @@
 """The production profile refuses unsafe configurations, with clear messages."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
 from mcpserver import checks
+from tests.processes import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "a-django-secret-key-of-fifty-characters-or-more-0123456789"
@@ -121,23 +119,8 @@ def test_unknown_profile_is_refused():
         assert ids(checks.check_profile()) == ["mcpserver.E001"]
 
 
-def run(code: str, env: dict, tmp_path) -> subprocess.CompletedProcess:
-    # Only what the test gives: not the CI run's DATABASE_URL, REDIS_URL, secrets...
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "JWT_", "MCP_", "DATABASE_", "REDIS_", "CACHE_"))
-    }
-    clean.update({"MCP_DATA_DIR": str(tmp_path), **env})
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run(code: str, env: dict, tmp_path):
+    return run_python(["-c", code], {"MCP_DATA_DIR": str(tmp_path), **env})
 
 
 def test_production_without_secrets_refuses_to_start(tmp_path):

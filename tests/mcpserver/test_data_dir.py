@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.processes import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,29 +31,9 @@ SHOW_MODES = (
 )
 
 
-def run(
-    args: list[str], *, env: dict, umask: int = 0o022, succeed: bool = True
-) -> subprocess.CompletedProcess:
-    # Only what the test gives: not the CI run's DATABASE_URL, REDIS_URL, secrets...
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "JWT_", "MCP_", "DATABASE_", "REDIS_", "CACHE_"))
-    }
-    # Set, even empty: a developer's .env must not reach the child (load_dotenv keeps
-    # what the environment has).
-    clean.update({"DJANGO_SECRET_KEY": "", "DATABASE_URL": "", "MCP_ENV": ""})
-    clean.update({"DJANGO_SETTINGS_MODULE": "mcpserver.settings", **env})
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        preexec_fn=lambda: os.umask(umask),  # the usual 022: files would be world-readable
-    )
+def run(args: list[str], *, env: dict, umask: int = 0o022, succeed: bool = True):
+    # The usual umask 022: without the fix, files would be world-readable.
+    result = run_python(args, {"DJANGO_SETTINGS_MODULE": "mcpserver.settings", **env}, umask=umask)
     if succeed:
         assert result.returncode == 0, result.stderr
     return result
