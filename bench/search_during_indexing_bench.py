@@ -9,6 +9,9 @@ times GET /api/search over HTTP (gunicorn, two workers, a token) while
 `manage.py index_repository` indexes a copy of the installed Django package in another
 process, once with the budget on (a limit nobody reaches, so only its cost shows) and
 once off (MCP_TOOL_CALLS_PER_MINUTE=0), alternating, each on a fresh database.
+
+It first times the count alone, in-process (accounts.throttling.call_budget_take, 2,000
+calls): on the database cache, and on Redis with --redis (that Redis database is flushed).
 """
 
 from __future__ import annotations
@@ -40,6 +43,41 @@ user = services.user_create(username="bench", password=None, role_name="develope
 print(services.session_start(user=user, requested_scopes=None, client_ip=None)
       .as_response()["access_token"])
 """
+
+
+COUNT_COST = """
+import time, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("createcachetable", verbosity=0)
+from accounts import throttling
+
+class Caller:
+    pk = 1
+
+times = []
+for _ in range(2000):
+    started = time.perf_counter()
+    throttling.call_budget_take(principal=Caller())
+    times.append(time.perf_counter() - started)
+times.sort()
+print(f"{times[1000] * 1000:.3f} {times[1900] * 1000:.3f}")
+"""
+
+
+def count_cost(work: Path, extra: dict) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MCP_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.update({"DJANGO_SETTINGS_MODULE": "mcpserver.settings", "LOG_LEVEL": "WARNING",
+                "MCP_DATA_DIR": str(work / "count-cost"), "MCP_TOOL_CALLS_PER_MINUTE": "1000000000",
+                **extra})  # fmt: skip
+    p50, p95 = subprocess.run(
+        [sys.executable, "-c", COUNT_COST], env=env, cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout.split()  # fmt: skip
+    return f"p50 {p50} ms, p95 {p95} ms"
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -113,6 +151,7 @@ def one_round(label: str, budget: str, tree: Path, work: Path, port: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--redis", help="also time the count alone on this Redis (flushed)")
     args = parser.parse_args()
     import django
 
@@ -121,6 +160,12 @@ def main() -> None:
     shutil.copytree(django.__path__[0], tree, ignore=shutil.ignore_patterns("__pycache__"))
     port = 19000 + os.getpid() % 1000
     results: dict[str, dict] = {}
+    costs = {"database cache (SQLite)": count_cost(work, {})}
+    if args.redis:
+        import redis
+
+        redis.Redis.from_url(args.redis).flushdb()
+        costs["Redis"] = count_cost(work, {"REDIS_URL": args.redis})
     try:
         for _ in range(args.rounds):
             for label, budget in (("budget on", "1000000000"), ("budget off", "0")):
@@ -132,6 +177,9 @@ def main() -> None:
                     entry["statuses"][code] = entry["statuses"].get(code, 0) + count
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print("\nThe count alone, in-process, 2,000 calls:")
+    for backend, cost in costs.items():
+        print(f"  {backend}: {cost}")
     print(f"\nGET /api/search while indexing Django's package (SQLite, {args.rounds} rounds each)\n")
     print(f"{'':<12} {'requests':>9} {'p50':>9} {'p95':>9} {'p99':>9} {'max':>9} {'indexing':>10}  statuses")
     for label, entry in results.items():
