@@ -192,20 +192,10 @@ def time_engine(checkout: Path, env: dict) -> dict[str, list[float]]:
 
 
 def serve_and_time(label: str, env: dict, tree: Path, token: str) -> list[tuple]:
-    port = 18000 + os.getpid() % 1000
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    from serving import start_gunicorn
+
+    server, base = start_gunicorn(env, 18000 + os.getpid() % 1000)
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/api/health", timeout=1).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or still booting
-                time.sleep(0.2)
         rows = []
         for name, queries, kind, rg_args in CLASSES:
             api_times, rg_times = [], []
@@ -240,6 +230,8 @@ def main() -> None:
         help="with --engine: another checkout whose engine is timed beside this one",
     )
     args = parser.parse_args()
+    if shutil.which("rg") is None:
+        parser.error("ripgrep (rg) is not installed: apt-get install ripgrep")
     if args.baseline and not args.engine:
         parser.error("--baseline goes with --engine")
     if args.baseline and not (args.baseline / "search" / "engine.py").is_file():

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import requests
+from serving import start_gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["request", "def __init__", "get_or_create", "return self"]
@@ -101,19 +102,8 @@ def one_round(label: str, budget: str, tree: Path, work: Path, port: int) -> dic
         [sys.executable, "-c", SETUP], env=env, cwd=ROOT, capture_output=True, text=True,
         check=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "mcpserver.wsgi:application", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_gunicorn(env, port)
     try:
-        for _ in range(150):
-            try:
-                if requests.get(f"{base}/api/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
         times: list[float] = []
         statuses: dict[int, int] = {}
         indexing_done = threading.Event()
