@@ -135,6 +135,11 @@ class McpView(APIView):
     def allowed_methods(self) -> list[str]:
         return ["POST"]  # DRF sends this as Allow; GET and DELETE answer 405
 
+    def perform_content_negotiation(self, request, force=False):
+        # Every answer here is JSON built by the view, whatever Accept says; negotiating
+        # would answer a client's GET with Accept: text/event-stream 406 instead of 405.
+        return super().perform_content_negotiation(request, force=True)
+
     def initial(self, request, *args, **kwargs):
         if not origin_allowed(request):
             raise OriginRefused()

@@ -285,10 +285,24 @@ def test_size_and_media_type_limits(api_client, viewer_key, settings):
     assert response.status_code == 415 and response.json()["error"]["code"] == -32600
 
 
-def test_get_and_delete_are_405(api_client, viewer_key):
-    for method in ("GET", "DELETE"):
-        response = api_client.generic(method, "/mcp", **viewer_key)
-        assert response.status_code == 405 and response["Allow"] == "POST"
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@pytest.mark.parametrize(
+    "accept", [None, "text/event-stream", "application/json, text/event-stream", "image/png"]
+)
+def test_get_and_delete_are_405_whatever_the_accept_header(api_client, viewer_key, method, accept):
+    """What every 2025-era client sends to open its listening stream: 405, not 406."""
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api_client.generic(method, "/mcp", **viewer_key, **headers)
+    assert response.status_code == 405, response.content
+    assert response["Allow"] == "POST"
+    assert response.json()["error"]["code"] == -32600
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_get_without_credentials_is_401_before_405(api_client, method):
+    response = api_client.generic(method, "/mcp", HTTP_ACCEPT="text/event-stream")
+    assert response.status_code == 401
+    assert "resource_metadata=" in response["WWW-Authenticate"]
 
 
 # --- Authentication and Origin ------------------------------------------------------------
