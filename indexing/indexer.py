@@ -44,16 +44,24 @@ Progress = Callable[[int, int], None]  # (files done, files total)
 
 @dataclass
 class IndexResult:
+    """What a job did. Every file the walk met is counted exactly once:
+    files_seen == added + changed + unchanged + binary + len(skipped)
+    (a folder the walk could not enter, or a symlink, counts as one skipped entry)."""
+
     files_seen: int = 0
     added: int = 0
     changed: int = 0
-    removed: int = 0
+    removed: int = 0  # indexed before, gone now (not part of files_seen)
     unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    binary: int = 0  # left out on purpose: not text (a NUL byte in it)
+    skipped: list[Skipped] = field(default_factory=list)  # left out: why, per file
+    # Indexed, but with something to report (symbols a grammar could not extract).
+    notes: list[Skipped] = field(default_factory=list)
     generation: int = 0
     semantic: EmbedResult = field(default_factory=EmbedResult)
 
     def as_stats(self) -> dict:
+        problems = (self.skipped + self.notes)[:MAX_REPORTED_PROBLEMS]
         return {
             "semantic": self.semantic.as_stats(),
             "files_seen": self.files_seen,
@@ -61,10 +69,9 @@ class IndexResult:
             "changed": self.changed,
             "removed": self.removed,
             "unchanged": self.unchanged,
+            "binary": self.binary,
             "skipped": len(self.skipped),
-            "problems": [
-                {"path": s.path, "reason": s.reason} for s in self.skipped[:MAX_REPORTED_PROBLEMS]
-            ],
+            "problems": [{"path": s.path, "reason": s.reason} for s in problems],
         }
 
 
@@ -116,7 +123,7 @@ def _parse(
         try:
             symbols = plugin.symbols(data)
         except Exception as exc:  # a grammar bug must not fail the job
-            result.skipped.append(Skipped(candidate.path, f"symbols not extracted: {exc}"))
+            result.notes.append(Skipped(candidate.path, f"symbols not extracted: {exc}"))
     return _Parsed(
         candidate=candidate,
         content_hash=hashlib.blake2b(data, digest_size=16).hexdigest(),
@@ -171,8 +178,9 @@ class Indexer:
                 f"The repository has {len(candidates)} files; the limit is "
                 f"{settings.MCP_INDEX_MAX_FILES} (MCP_INDEX_MAX_FILES)."
             )
+        # What the walk left out (too large, symlinks, unreadable) was seen too.
         self.result.skipped.extend(skipped)
-        self.result.files_seen = len(candidates)
+        self.result.files_seen = len(candidates) + len(skipped)
         by_extension = plugins.by_extension(enabled_plugins())
         existing = {
             row[1]: row
@@ -282,7 +290,8 @@ class Indexer:
             self.result.skipped.append(Skipped(candidate.path, "grew over the size limit"))
             return None
         if looks_binary(data):
-            return None  # binary: not text, silently left out
+            self.result.binary += 1  # not text: counted, not reported as a problem
+            return None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

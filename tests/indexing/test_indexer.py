@@ -265,3 +265,67 @@ def test_visible_at_sql_shows_the_rows_visible_at_does(tmp_path, settings):
         )
         raw = {row[0] for row in cursor.fetchall()}
     assert orm == raw == {"live", "new", "gone"}
+
+
+def _files_on_disk(root) -> int:
+    """Every file under `root` as a walk meets it: regular files and symlinks alike."""
+    return sum(len(files) for _, _, files in os.walk(root))
+
+
+def _adds_up(stats: dict) -> bool:
+    left_out = stats["binary"] + stats["skipped"]
+    return stats["files_seen"] == (
+        stats["added"] + stats["changed"] + stats["unchanged"] + left_out
+    )
+
+
+def test_every_walked_file_is_counted_once(repository, sample_repo, settings):
+    """212 files were reported as "142 added, 0 skipped": the 70 binary ones vanished."""
+    settings.MCP_INDEX_MAX_FILE_BYTES = 4096
+    write_repo(
+        sample_repo,
+        {
+            "img/logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "locale/fr/django.mo": b"\xde\x12\x04\x95\x00\x00\x00\x00",
+            "bin/tool": bytes(range(256)),
+            "latin1.txt": "caf\xe9".encode("latin-1"),
+            "data/huge.csv": "a,b\n" * 2000,  # over the size limit: left out by the walk
+        },
+    )
+    (sample_repo / "link.py").symlink_to(sample_repo / "app" / "models.py")
+    on_disk = _files_on_disk(sample_repo)
+
+    stats = index_repository(repository).as_stats()
+    assert stats["files_seen"] == on_disk
+    assert (stats["added"], stats["binary"], stats["skipped"]) == (len(SAMPLES), 3, 3)
+    assert _adds_up(stats), stats
+    reasons = {problem["path"]: problem["reason"] for problem in stats["problems"]}
+    assert set(reasons) == {"latin1.txt", "data/huge.csv", "link.py"}  # binary is no problem
+
+    # Again, with a change, a new binary file and one text file turned binary.
+    touch_later(sample_repo / "app" / "models.py", "class Renamed:\n    pass\n")
+    (sample_repo / "img" / "icon.ico").write_bytes(b"\x00\x00\x01\x00")
+    (sample_repo / "docs" / "notes.txt").write_bytes(b"now\x00binary")
+    stats = index_repository(repository).as_stats()
+    assert stats["files_seen"] == on_disk + 1
+    assert (stats["changed"], stats["binary"], stats["removed"]) == (1, 5, 1)
+    assert stats["unchanged"] == len(SAMPLES) - 2
+    assert _adds_up(stats), stats
+
+
+def test_a_file_whose_symbols_fail_is_indexed_and_counted_once(repository, monkeypatch):
+    """A grammar that raises is a problem worth reporting, not a file left out."""
+    from indexing import plugins
+
+    python = plugins.registry()["python"]
+
+    def broken(data):
+        raise RuntimeError("grammar bug")
+
+    monkeypatch.setattr(python, "symbols", broken)
+    stats = index_repository(repository).as_stats()
+    assert (stats["added"], stats["skipped"], stats["binary"]) == (len(SAMPLES), 0, 0)
+    assert _adds_up(stats)
+    assert {"path": "app/models.py", "reason": "symbols not extracted: grammar bug"} in stats[
+        "problems"
+    ]

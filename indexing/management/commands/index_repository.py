@@ -43,7 +43,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{'Indexed' if created else 'Re-indexed'} {repository.name}: "
                 f"{stats['files_seen']} files, {stats['added']} added, {stats['changed']} changed, "
-                f"{stats['removed']} removed, {stats['skipped']} skipped, "
+                f"{stats['unchanged']} unchanged, {stats['binary']} binary, "
+                f"{stats['skipped']} skipped; {stats['removed']} removed; "
                 f"in {time.monotonic() - started:.2f}s"
             )
         )
