@@ -249,7 +249,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # and the audience of access tokens. Unset (development): taken from each request.
 MCP_PUBLIC_URL = env_str("MCP_PUBLIC_URL", "").rstrip("/")
 # Where clients get tokens for this resource (RFC 9728 authorization_servers); by
-# default this server itself, which issues them at /auth/token.
+# default this server itself, which issues them at /auth/login.
 MCP_AUTHORIZATION_SERVERS = env_list("MCP_AUTHORIZATION_SERVERS")
 # A JSON-RPC message larger than this is refused with 413.
 MCP_MAX_REQUEST_BYTES = env_int("MCP_MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
