@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,7 +60,7 @@ class WalkError(Exception):
 
 @dataclass(frozen=True)
 class Candidate:
-    path: str  # relative, with "/"
+    path: str  # relative, with "/", in Unicode NFC: the file's name in the index
     absolute: str
     size: int
     mtime_ns: int
@@ -67,6 +68,11 @@ class Candidate:
     inode: int
     device: int
     root: str  # the repository folder the walk started from
+    disk_path: str = ""  # the relative path as the file system spells it, when not NFC
+
+    @property
+    def on_disk(self) -> str:
+        return self.disk_path or self.path
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ def read_file(candidate: Candidate, limit: int) -> bytes:
     Opened component by component from the repository root, no component followed if it
     is a symlink: a parent folder swapped for a link after the walk fails the open.
     """
-    *folders, name = candidate.path.split("/")
+    *folders, name = candidate.on_disk.split("/")
     expect = os.stat_result((0, candidate.inode, candidate.device, 0, 0, 0, 0, 0, 0, 0))
     directory = _open_root(candidate.root)
     try:
@@ -158,6 +164,10 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
     candidates: list[Candidate] = []
     skipped: list[Skipped] = []
     ignores: dict[str, pathspec.PathSpec] = {}
+    # Index paths are NFC, whatever form the file system keeps (macOS wrote NFD; Linux
+    # keeps the bytes it was given), so a path looks up the same however it is typed.
+    # Two files whose names differ only in form would share one: the first is kept.
+    claimed: dict[str, str] = {}
 
     def ignored(rel: str, is_dir: bool) -> bool:
         # As git does: the deepest .gitignore with a matching pattern decides,
@@ -211,9 +221,15 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
             if info.st_size > max_bytes:
                 skipped.append(Skipped(rel, f"larger than {max_bytes} bytes"))
                 continue
+            path = unicodedata.normalize("NFC", rel)
+            if claimed.setdefault(path, rel) != rel:
+                skipped.append(
+                    Skipped(rel, f"same name as {claimed[path]!r} in another Unicode form")
+                )
+                continue
             candidates.append(
                 Candidate(
-                    rel,
+                    path,
                     os.path.join(root, rel),
                     info.st_size,
                     info.st_mtime_ns,
@@ -221,6 +237,7 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
                     info.st_ino,
                     info.st_dev,
                     root,
+                    disk_path="" if path == rel else rel,
                 )
             )
         return subdirs

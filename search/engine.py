@@ -174,11 +174,51 @@ def _line_needle(q: str, *, case: bool) -> str | None:
 def _literal_pieces(q: str, *, regex: bool, case: bool) -> tuple[bool, list[str]]:
     """(whether the match ignores case, the required runs in order, split where a line
     cannot hold them: at a newline or NUL, and ignoring case at any non-ASCII character,
-    which may be another case of something else). Pieces may be empty."""
+    which may be another case of something else). Pieces may be empty.
+
+    A literal search that ignores case matches the casefolded query against casefolded
+    lines, so its runs come from the casefolded query ("GRÜß" gives "gr", "ss"): each
+    ASCII run of it is in the index's form of every matching line (index_form)."""
     fold = _folds(q, regex=regex, case=case)
     separators = r"[\n\x00]|[^\x00-\x7f]" if fold else r"[\n\x00]"
-    runs = _required_runs(q, regex=regex)
+    runs = _required_runs(q.casefold() if fold and not regex else q, regex=regex)
     return fold, [piece for run in runs for piece in re.split(separators, run)]
+
+
+# The characters whose full case folding holds an ASCII letter although they are not
+# ASCII: "straße" casefolds to "strasse", the Kelvin sign to "k", "ﬁ" to "fi". Every
+# other non-ASCII character folds to non-ASCII ones only. The trigram indexes hold the
+# text with these replaced by their folding (search/migrations/0003), so that the ASCII
+# runs of a casefolded query are in the indexed text of every line that matches it
+# (and those of a regex, which RE2 folds the long s into "s" for). Checked against Python's
+# tables by tests/search/test_unicode.py.
+FOLDS_TO_ASCII = {
+    "\u00df": "ss",  # latin small letter sharp s
+    "\u0130": "i\u0307",  # latin capital letter i with dot above
+    "\u0149": "\u02bcn",  # latin small letter n preceded by apostrophe
+    "\u017f": "s",  # latin small letter long s
+    "\u01f0": "j\u030c",  # latin small letter j with caron
+    "\u1e96": "h\u0331",  # latin small letter h with line below
+    "\u1e97": "t\u0308",  # latin small letter t with diaeresis
+    "\u1e98": "w\u030a",  # latin small letter w with ring above
+    "\u1e99": "y\u030a",  # latin small letter y with ring above
+    "\u1e9a": "a\u02be",  # latin small letter a with right half ring
+    "\u1e9e": "ss",  # latin capital letter sharp s
+    "\u212a": "k",  # kelvin sign
+    "\ufb00": "ff",  # latin small ligature ff
+    "\ufb01": "fi",  # latin small ligature fi
+    "\ufb02": "fl",  # latin small ligature fl
+    "\ufb03": "ffi",  # latin small ligature ffi
+    "\ufb04": "ffl",  # latin small ligature ffl
+    "\ufb05": "st",  # latin small ligature long s t
+    "\ufb06": "st",  # latin small ligature st
+}
+_EXPAND = str.maketrans(FOLDS_TO_ASCII)
+
+
+def index_form(text: str) -> str:
+    """Text (or a LIKE pattern) as the trigram indexes hold it: FOLDS_TO_ASCII applied."""
+    return text.translate(_EXPAND)
 
 
 def _required_runs(q: str, *, regex: bool) -> list[str]:
@@ -315,7 +355,7 @@ def _candidate_ids(
             cursor.execute(
                 "SELECT rowid FROM search_chunk_fts WHERE text LIKE %s AND rowid > %s "
                 "ORDER BY rowid LIMIT %s",
-                [pattern, after, limit],
+                [index_form(pattern), after, limit],
             )
             ids = [row[0] for row in cursor.fetchall()]
             return ids, len(ids) < limit
@@ -333,11 +373,13 @@ def _postgres_where(pattern: str, case: bool) -> tuple[str, list[str]]:
     and a case-sensitive LIKE on the folded text rechecks two to three times faster
     than ~* or ILIKE on the text, and plans in half the time. A case-sensitive search
     adds LIKE on the text itself (as cheap). PostgreSQL's LIKE escapes with a backslash,
-    so a backslash of the query is doubled; % and _ stay wildcards (like_pattern)."""
+    so a backslash of the query is doubled; % and _ stay wildcards (like_pattern).
+    text_folded holds the text in index_form, so the pattern it is matched with is too."""
     escaped = pattern.replace("\\", "\\\\")
+    folded = index_form(escaped).translate(_ASCII_LOWER)
     if case:
-        return "text_folded LIKE %s AND text LIKE %s", [escaped.translate(_ASCII_LOWER), escaped]
-    return "text_folded LIKE %s", [escaped.translate(_ASCII_LOWER)]
+        return "text_folded LIKE %s AND text LIKE %s", [folded, escaped]
+    return "text_folded LIKE %s", [folded]
 
 
 def _postgres_windows_help(pattern: str, case: bool) -> bool:

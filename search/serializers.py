@@ -1,8 +1,17 @@
 import copy
+import unicodedata
 
 from rest_framework import serializers
 
 from search.engine import MAX_QUERY_LENGTH
+
+
+class NFCPathField(serializers.CharField):
+    """A path or glob, in Unicode NFC as the index keeps paths (indexing/walker.py): "é"
+    typed as e and a combining accent (NFD, as macOS spells names) finds the same file."""
+
+    def to_internal_value(self, data):
+        return unicodedata.normalize("NFC", super().to_internal_value(data))
 
 
 class QuerySerializer(serializers.Serializer):
@@ -37,7 +46,7 @@ class SearchQuerySerializer(RepoFilterMixin):
     q = serializers.CharField(max_length=MAX_QUERY_LENGTH, trim_whitespace=False)
     regex = serializers.BooleanField(required=False, default=False)
     case = serializers.BooleanField(required=False, default=False)
-    path = serializers.CharField(required=False, max_length=1024, help_text="A glob: src/*.py")
+    path = NFCPathField(required=False, max_length=1024, help_text="A glob: src/*.py")
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
     cursor = serializers.CharField(required=False, max_length=200)
 
@@ -57,7 +66,7 @@ class SymbolQuerySerializer(RepoFilterMixin):
 
 
 class FileQuerySerializer(QuerySerializer):
-    path = serializers.CharField(max_length=1024)
+    path = NFCPathField(max_length=1024)
     start = serializers.IntegerField(required=False, min_value=1)
     end = serializers.IntegerField(required=False, min_value=1)
 
