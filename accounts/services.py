@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, TokenError
+from rest_framework_simplejwt.utils import datetime_to_epoch
 
 from accounts import apikeys, audit, revocation, signing
 from accounts.conf import auth_settings
@@ -45,15 +46,24 @@ class IssuedTokens:
     scopes: frozenset[str]
 
     def as_response(self) -> dict:
-        now = time.time()
         return {
             "access_token": str(self.access),
             "refresh_token": str(self.refresh),
             "token_type": "bearer",
-            "expires_in": int(self.access["exp"] - now),
-            "refresh_expires_in": int(self.refresh["exp"] - now),
+            "expires_in": _seconds_to_live(self.access),
+            "refresh_expires_in": _seconds_to_live(self.refresh),
             "scope": scope_string(self.scopes),
         }
+
+
+def _seconds_to_live(token: AccessToken | RefreshToken) -> int:
+    """The token's configured lifetime (1800 for the default access token), or what is
+    left of its session when that ends first. Not `exp - now`: `exp` counts from the
+    whole second the token was made in, so that would say 1799."""
+    lifetime = int(token.lifetime.total_seconds())
+    if token["exp"] >= datetime_to_epoch(token.current_time + token.lifetime):
+        return lifetime
+    return max(0, min(lifetime, int(token["exp"] - time.time())))  # cut short by the session
 
 
 def user_create(*, username: str, password: str | None, role_name: str, email: str = "") -> User:
