@@ -5,11 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.views import JwksView
 from mcpserver.converters import IdConverter
 from mcpserver.mcp.views import McpView, ProtectedResourceMetadataView
-from mcpserver.views import HealthView
+from mcpserver.views import HealthView, LandingView
 
 register_converter(IdConverter, "id")
 
 urlpatterns = [
+    path("", LandingView.as_view(), name="landing"),
     path("auth/", include("accounts.urls")),
     path("api/health", HealthView.as_view(), name="health"),
     path("api/", include("accounts.api_urls")),
