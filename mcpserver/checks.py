@@ -260,3 +260,33 @@ def check_index_roots(app_configs=None, **kwargs):
             break
     return warnings
 
+
+@register()
+def check_index_roots_exist(app_configs=None, **kwargs):
+    """A root that is missing, not a folder or not readable would only be found out when a
+    repository under it is refused (or a job fails): say so at start-up, with what to do."""
+    warnings = []
+    for raw_root in settings.MCP_INDEX_ROOTS:
+        root = os.path.realpath(raw_root)
+        shown = raw_root if root == raw_root else f"{raw_root} (resolved: {root})"
+        if not os.path.exists(root):
+            problem, fix = "does not exist", "Create the folder, or correct MCP_INDEX_ROOTS"
+        elif not os.path.isdir(root):
+            problem, fix = (
+                "is not a directory",
+                "List the folder that holds the repositories instead of this file",
+            )
+        elif not os.access(root, os.R_OK | os.X_OK):
+            problem, fix = "cannot be read by this user", "Give this user read access to it"
+        else:
+            continue
+        warnings.append(
+            Warning(
+                f"The index root {shown} {problem}: no repository under it can be indexed.",
+                hint=f"{fix}. MCP_INDEX_ROOTS is a comma-separated list of the folders "
+                "repositories may be indexed from (e.g. MCP_INDEX_ROOTS=$HOME/src); restart the "
+                "server and its worker after a change.",
+                id="mcpserver.W004",
+            )
+        )
+    return warnings
