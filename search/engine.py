@@ -54,6 +54,12 @@ MAX_LINE_CHARS = 1000
 class SearchError(ValueError):
     """A query that cannot run: the message says why (it becomes a 400)."""
 
+    field = "q"  # the parameter the message is about
+
+
+class InvalidCursor(SearchError):
+    field = "cursor"
+
 
 @dataclass
 class Hit:
@@ -281,9 +287,9 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         chunk_id, line = data["c"], data["l"]
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise SearchError("Invalid cursor: pass the next_cursor of a previous page.") from None
+        raise InvalidCursor("Invalid cursor: pass the next_cursor of a previous page.") from None
     if not all(type(n) is int and 0 <= n < MAX_ID for n in (chunk_id, line)):
-        raise SearchError("Invalid cursor: pass the next_cursor of a previous page.")
+        raise InvalidCursor("Invalid cursor: pass the next_cursor of a previous page.")
     return chunk_id, line
 
 

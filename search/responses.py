@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 
 from search import engine, selectors
+from search.serializers import MAX_SYMBOL_LIMIT
 
 SYMBOL_MATCH_NAMES = {0: "exact", 1: "exact", 2: "prefix"}
 
@@ -49,7 +50,7 @@ def search_response(params: dict) -> dict:
     try:
         result = engine.search(query)
     except engine.SearchError as exc:
-        raise ValidationError({"q": [str(exc)]}) from None
+        raise ValidationError({exc.field: [str(exc)]}) from None
     return {
         "hits": [
             {
@@ -72,14 +73,17 @@ def search_response(params: dict) -> dict:
 
 
 def symbols_response(params: dict) -> dict:
+    # One more than shown: whether there were more matches than the limit.
     ranked = selectors.symbol_search(
         q=params["q"],
         kinds=params["kind"],
         language=params.get("lang"),
         repositories=_repositories(params["repo"]),
-        limit=params["limit"],
+        limit=params["limit"] + 1,
     )
-    return {
+    truncated = len(ranked) > params["limit"]
+    ranked = ranked[: params["limit"]]
+    response = {
         "symbols": [
             {
                 "name": symbol.name,
@@ -94,8 +98,15 @@ def symbols_response(params: dict) -> dict:
                 "match": SYMBOL_MATCH_NAMES.get(rank, "fuzzy"),
             }
             for rank, symbol in ranked
-        ]
+        ],
+        "truncated": truncated,
     }
+    if truncated:
+        response["message"] = (
+            f"More symbols match than the {params['limit']} shown, best first: raise limit "
+            f"(up to {MAX_SYMBOL_LIMIT}) or narrow the search with kind, lang or repo."
+        )
+    return response
 
 
 def file_response(*, repository_id: int, params: dict) -> dict:
@@ -103,6 +114,16 @@ def file_response(*, repository_id: int, params: dict) -> dict:
     if indexed is None:
         raise NotFound("No such file in the index of this repository.")
     start = params.get("start", 1)
+    if start > max(indexed.line_count, 1):
+        raise ValidationError(
+            {
+                "start": [
+                    f"start {start} is past the end of {indexed.path}, which has "
+                    f"{indexed.line_count} line{'' if indexed.line_count == 1 else 's'}."
+                ]
+            }
+        )
+    # A range that runs past the end is cut at the end (end_line says where).
     end = min(params.get("end", indexed.line_count), indexed.line_count)
     lines = selectors.file_lines(indexed_file=indexed, start=start, end=end)
     return {

@@ -136,7 +136,10 @@ def symbol_search(
     else:  # LIKE 'key%' uses the varchar_pattern_ops index (search/migrations)
         prefix = "s.search_name LIKE %s"
         prefix_params = [connection.ops.prep_for_like_query(key) + "%"]
-    found = _symbol_rows([prefix, *conditions], prefix_params + params, SYMBOL_CANDIDATES)
+    # At least `limit` candidates from each query, so a large limit is honoured (a caller
+    # that asks for one more than it shows learns whether the list was cut).
+    candidates = max(SYMBOL_CANDIDATES, limit)
+    found = _symbol_rows([prefix, *conditions], prefix_params + params, candidates)
     if len(found) < limit:
         seen = {row[0] for row in found}
         in_order = "%" + "%".join(char for char in key if char.isalnum()) + "%"
@@ -144,9 +147,9 @@ def symbol_search(
         # of up to SYMBOL_CANDIDATES ids cost more to build and plan than to skip.
         more_rows = _symbol_rows(
             ["s.search_name LIKE %s", *conditions], [in_order, *params],
-            SYMBOL_CANDIDATES + len(seen),
+            candidates + len(seen),
         )  # fmt: skip
-        found += [row for row in more_rows if row[0] not in seen][:SYMBOL_CANDIDATES]
+        found += [row for row in more_rows if row[0] not in seen][:candidates]
     # Rows of a generation being built, or just replaced, are not shown.
     shown = sql.visible_files(
         {row[FILE_ID] for row in found}, repositories=repositories, language=language

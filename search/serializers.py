@@ -31,6 +31,7 @@ class QuerySerializer(serializers.Serializer):
 # Each value is looked up; more than this in one request is refused (400).
 MAX_REPOSITORY_FILTERS = 50
 MAX_KIND_FILTERS = 20
+MAX_SYMBOL_LIMIT = 500
 
 
 class RepoFilterMixin(QuerySerializer):
@@ -57,7 +58,9 @@ class SymbolQuerySerializer(RepoFilterMixin):
         child=serializers.CharField(max_length=20), required=False, default=list,
         max_length=MAX_KIND_FILTERS,
     )  # fmt: skip
-    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+    limit = serializers.IntegerField(
+        required=False, default=50, min_value=1, max_value=MAX_SYMBOL_LIMIT
+    )
 
     def validate_q(self, value: str) -> str:
         if not any(char.isalnum() for char in value):

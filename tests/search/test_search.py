@@ -103,6 +103,17 @@ def test_bad_queries_are_400(api_client, indexed_repo, viewer_auth, params, frag
     assert fragment in str(response.json())
 
 
+@pytest.mark.parametrize("cursor", ["garbage!!", "eyJjIjogLTF9", "x" * 200])
+def test_a_bad_cursor_is_an_error_of_the_cursor_field(
+    api_client, indexed_repo, viewer_auth, cursor
+):
+    response = search(api_client, viewer_auth, q="compute_total", cursor=cursor)
+    assert response.status_code == 400
+    assert response.json() == {
+        "cursor": ["Invalid cursor: pass the next_cursor of a previous page."]
+    }
+
+
 def test_short_queries_still_work(api_client, indexed_repo, viewer_auth):
     body = search(api_client, viewer_auth, q="a_b").json()
     assert [h["path"] for h in body["hits"]] == ["src/web/app.js"]

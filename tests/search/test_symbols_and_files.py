@@ -182,3 +182,61 @@ def test_prefix_matches_include_names_that_go_on_past_ascii(
         ("xcafe", "fuzzy"),
     ]
     assert found[0]["repository"]["name"] == "uni" and found[0]["path"] == "m.py"
+
+
+@pytest.fixture
+def many_handlers(tmp_path, settings):
+    """520 functions whose names start with "handler", 460 of them with "handler_0"."""
+    from indexing.indexer import index_repository
+    from indexing.models import Repository
+    from tests.indexing.conftest import write_repo
+
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    source = "".join(f"def handler_{n:04d}():\n    pass\n" for n in range(460)) + "".join(
+        f"def handler_x_{chr(97 + n // 26)}{chr(97 + n % 26)}():\n    pass\n" for n in range(60)
+    )
+    repo = write_repo(tmp_path / "many", {"h.py": source})
+    index_repository(Repository.objects.create(name="many", path=str(repo)))
+
+
+@pytest.mark.parametrize("limit", [500, 50])
+def test_the_published_maximum_is_honoured_and_a_cut_is_reported(
+    api_client, many_handlers, viewer_auth, limit
+):
+    body = api_client.get("/api/symbols", {"q": "handler", "limit": limit}, **viewer_auth).json()
+    assert len(body["symbols"]) == limit
+    assert body["truncated"] is True
+    assert "raise limit" in body["message"]
+
+
+def test_all_matches_within_the_limit_are_not_truncated(api_client, many_handlers, viewer_auth):
+    body = api_client.get("/api/symbols", {"q": "handler_0", "limit": 500}, **viewer_auth).json()
+    assert len(body["symbols"]) == 460
+    assert body["truncated"] is False and "message" not in body
+
+
+def test_a_limit_over_the_maximum_is_400(api_client, indexed_repo, viewer_auth):
+    response = api_client.get("/api/symbols", {"q": "x", "limit": 501}, **viewer_auth)
+    assert response.status_code == 400 and "limit" in response.json()
+
+
+@pytest.mark.parametrize(("start", "end"), [(132, None), (9000, None), (9000, 9500), (200, 300)])
+def test_a_range_past_the_end_of_the_file_names_its_length(
+    api_client, indexed_repo, viewer_auth, start, end
+):
+    params = {"path": "src/long.txt", "start": start, **({"end": end} if end else {})}
+    response = api_client.get(f"/api/repositories/{indexed_repo.pk}/file", params, **viewer_auth)
+    assert response.status_code == 400
+    assert response.json() == {
+        "start": [f"start {start} is past the end of src/long.txt, which has 131 lines."]
+    }
+
+
+def test_a_range_that_runs_past_the_end_is_cut_there(api_client, indexed_repo, viewer_auth):
+    body = api_client.get(
+        f"/api/repositories/{indexed_repo.pk}/file",
+        {"path": "src/long.txt", "start": 130, "end": 500},
+        **viewer_auth,
+    ).json()
+    assert (body["start_line"], body["end_line"], body["total_lines"]) == (130, 131, 131)
+    assert body["content"] == "filler line 130\nneedle at the end\n"
