@@ -21,6 +21,7 @@ from search import engine, responses
 from search.serializers import (
     MAX_KIND_FILTERS,
     MAX_REPOSITORY_FILTERS,
+    MAX_SYMBOL_LIMIT,
     FileQuerySerializer,
     SearchQuerySerializer,
     SemanticQuerySerializer,
@@ -115,7 +116,15 @@ class Tool:
 
 def _describe(error) -> str:
     where = ".".join(str(part) for part in error.path) or "arguments"
-    return _short(f"{where}: {error.message}")
+    message = error.message
+    if error.validator == "anyOf":
+        # "is not valid under any of the given schemas" says nothing; name what would be.
+        kinds = " or ".join(repr(branch.get("type")) for branch in error.validator_value)
+        fits_a_type = [sub for sub in error.context if sub.validator != "type"]
+        message = (
+            fits_a_type[0].message if fits_a_type else f"{error.instance!r} is not of type {kinds}"
+        )
+    return _short(f"{where}: {message}")
 
 
 def _short(text: str) -> str:
@@ -158,9 +167,16 @@ def _resolve(values: list[str]) -> list[int]:
 
 # --- The tools --------------------------------------------------------------------------
 
+# A repository by name or id. One type per schema, alternatives with anyOf: clients
+# that allow a single type per field (Gemini's function calling, strict validators)
+# refuse "type": [...]. Every published schema keeps to PORTABLE_SCHEMA_KEYWORDS.
+REPOSITORY_NAME_OR_ID = [
+    {"type": "string", "minLength": 1, "maxLength": 200},
+    {"type": "integer", "minimum": 1},
+]
 REPOSITORIES = {
     "type": "array",
-    "items": {"type": ["string", "integer"], "maxLength": 200},
+    "items": {"anyOf": REPOSITORY_NAME_OR_ID},
     "maxItems": MAX_REPOSITORY_FILTERS,
     "description": "Repository names or ids to search; all repositories when omitted.",
 }
@@ -170,10 +186,18 @@ LANGUAGE = {
     "description": "Language, e.g. Python, Go, TypeScript.",
 }
 REPOSITORY = {
-    "type": ["string", "integer"],
-    "maxLength": 200,
+    "anyOf": REPOSITORY_NAME_OR_ID,
     "description": "Repository name or id.",
 }
+# The JSON Schema keywords tool input schemas use: the subset that clients with the
+# narrowest support accept (Gemini's OpenAPI-style schemas, strict MCP inspectors).
+PORTABLE_SCHEMA_KEYWORDS = frozenset(
+    {
+        "type", "description", "title", "enum", "default", "properties", "required",
+        "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength",
+        "minimum", "maximum", "anyOf",
+    }
+)  # fmt: skip
 
 
 def _search_params(arguments: dict, names: dict[str, str], serializer_class) -> dict:
@@ -348,7 +372,8 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "Find functions, classes, methods and other definitions by name: exact, prefix, "
             "and fuzzy matches that understand camelCase and snake_case (getCurUsr finds "
-            "getCurrentUser). Each hit has kind, path, lines and signature."
+            "getCurrentUser). Each hit has kind, path, lines and signature; truncated is true "
+            "when more symbols match than limit."
         ),
         properties={
             "name": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -360,7 +385,13 @@ TOOLS: tuple[Tool, ...] = (
             },
             "repositories": REPOSITORIES,
             "language": LANGUAGE,
-            "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+            "limit": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_SYMBOL_LIMIT,
+                "default": 50,
+                "description": "At most this many, best first; truncated says if there were more.",
+            },
         },
         required=("name",),
         run=_search_symbols,
@@ -398,8 +429,9 @@ TOOLS: tuple[Tool, ...] = (
         name="get_file",
         title="Read an indexed file",
         description=(
-            "The content of one file as indexed, optionally lines start_line to end_line. "
-            "Only files in the index can be read."
+            "The content of one file as indexed, optionally lines start_line to end_line "
+            "(cut at the end of the file; total_lines gives its length, and a start_line past "
+            "it is an error). Only files in the index can be read."
         ),
         properties={
             "repository": REPOSITORY,

@@ -125,7 +125,7 @@ def test_every_tool_has_an_object_input_schema(api_client, developer_key):
         Draft202012Validator.check_schema(schema)
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         for name, prop in schema["properties"].items():
-            assert "type" in prop, (tool["name"], name)
+            assert "type" in prop or "anyOf" in prop, (tool["name"], name)
         assert tool["description"] and tool["annotations"]["readOnlyHint"] is (
             tool["name"] not in INDEX_TOOLS
         )
@@ -202,7 +202,7 @@ def test_a_tool_the_scopes_do_not_cover_is_a_403_challenge(api_client, viewer_ke
         ({"query": "x", "repositories": "shop"}, "repositories: 'shop' is not of type 'array'"),
         ({"query": "(", "regex": True}, "query: Invalid regular expression"),
         ({"query": "x", "repositories": ["nope"]}, "No repository 'nope'"),
-        ({"query": "x", "cursor": "garbage"}, "Invalid cursor"),
+        ({"query": "x", "cursor": "garbage"}, "cursor: Invalid cursor"),
     ],
 )
 def test_bad_arguments_are_error_results_the_model_can_read(
@@ -527,7 +527,12 @@ def test_modern_notifications_are_accepted(api_client, viewer_key):
     [
         ({"query": "x", "repositories": [[[[[[[[[[[]]]]]]]]]]]}, "repositories.0:"),
         ({"query": "x", "cursor": {"a": {"b": {"c": [1] * 10}}}}, "cursor:"),
-        ({"query": "x", "repositories": [None]}, "repositories.0: None is not of type"),
+        (
+            {"query": "x", "repositories": [None]},
+            "repositories.0: None is not of type 'string' or 'integer'",
+        ),
+        ({"query": "x", "repositories": [0]}, "repositories.0: 0 is less than the minimum of 1"),
+        ({"query": "x", "repositories": [""]}, "repositories.0: '' should be non-empty"),
         ({"query": "\udcff"}, "Surrogate characters are not allowed"),
     ],
 )
