@@ -118,7 +118,7 @@ def file_response(*, repository_id: int, params: dict) -> dict:
         raise ValidationError(
             {
                 "start": [
-                    f"start {start} is past the end of {indexed.path}, which has "
+                    f"Line {start} is past the end of {indexed.path}, which has "
                     f"{indexed.line_count} line{'' if indexed.line_count == 1 else 's'}."
                 ]
             }

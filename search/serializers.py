@@ -3,6 +3,7 @@ import unicodedata
 
 from rest_framework import serializers
 
+from indexing.plugins import language_named, language_names
 from search.engine import MAX_QUERY_LENGTH
 
 
@@ -12,6 +13,21 @@ class NFCPathField(serializers.CharField):
 
     def to_internal_value(self, data):
         return unicodedata.normalize("NFC", super().to_internal_value(data))
+
+
+class LanguageField(serializers.CharField):
+    """A language by name, short name or extension ("py", "Python", ".py"), as the index
+    names it; an unknown one is refused with the known ones, rather than matching nothing."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        language = language_named(value)
+        if language is None:
+            raise serializers.ValidationError(
+                f"Unknown language {value[:40]!r}. Known: {', '.join(language_names())}; "
+                "short names and extensions such as py, js, ts, rs, cpp work too."
+            )
+        return language
 
 
 class QuerySerializer(serializers.Serializer):
@@ -40,7 +56,9 @@ class RepoFilterMixin(QuerySerializer):
         max_length=MAX_REPOSITORY_FILTERS,
         help_text=f"Repository id or name; repeat for several (at most {MAX_REPOSITORY_FILTERS}).",
     )  # fmt: skip
-    lang = serializers.CharField(required=False, max_length=40, help_text="e.g. Python")
+    lang = LanguageField(
+        required=False, max_length=40, help_text="e.g. Python, py, TypeScript, ts, C++, cpp"
+    )
 
 
 class SearchQuerySerializer(RepoFilterMixin):

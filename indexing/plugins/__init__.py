@@ -115,6 +115,29 @@ def registry() -> dict[str, LanguagePlugin]:
     return _PLUGINS
 
 
+# Names people use for a language besides its own, its plugin's and its extensions.
+LANGUAGE_ALIASES = {
+    "python3": "Python", "node": "JavaScript", "golang": "Go", "c++": "C++",
+}  # fmt: skip
+
+
+def language_named(value: str) -> str | None:
+    """The language a name, plugin name, usual short name or file extension means, in
+    any case ("py", ".py", "python", "Python" are Python); None if none does."""
+    key = value.strip().lower()
+    names = dict(LANGUAGE_ALIASES)
+    for plugin in registry().values():
+        names[plugin.language.lower()] = plugin.language
+        names[plugin.name] = plugin.language
+        for extension in plugin.extensions:
+            names[extension] = names[extension[1:]] = plugin.language
+    return names.get(key)
+
+
+def language_names() -> list[str]:
+    return sorted({plugin.language for plugin in registry().values()})
+
+
 def by_extension(enabled: set[str]) -> dict[str, LanguagePlugin]:
     """Extension (".py") -> plugin, for the enabled plugins."""
     return {

@@ -183,7 +183,8 @@ REPOSITORIES = {
 LANGUAGE = {
     "type": "string",
     "maxLength": 40,
-    "description": "Language, e.g. Python, Go, TypeScript.",
+    "description": "Language, e.g. Python, Go, TypeScript, or a short name or extension "
+    "(py, ts, rs, cpp); an unknown one is an error that lists the known ones.",
 }
 REPOSITORY = {
     "anyOf": REPOSITORY_NAME_OR_ID,

@@ -175,6 +175,22 @@ def test_symbols_and_files_through_tools(api_client, viewer_key, indexed_repo):
     assert [repo["name"] for repo in repos] == ["shop"]
 
 
+def test_get_file_past_the_end_and_symbols_cut_short_say_so(api_client, indexed_repo, viewer_key):
+    def call(name, arguments):
+        body = post(
+            api_client, rpc("tools/call", {"name": name, "arguments": arguments}), viewer_key
+        )
+        return body.json()["result"]
+
+    past = call("get_file", {"repository": "shop", "path": "src/long.txt", "start_line": 9000})
+    assert past["isError"] is True
+    assert past["content"][0]["text"] == (
+        "start_line: Line 9000 is past the end of src/long.txt, which has 131 lines."
+    )
+    symbols = call("search_symbols", {"name": "c", "limit": 1})["structuredContent"]
+    assert len(symbols["symbols"]) == 1 and symbols["truncated"] is True
+
+
 def test_a_tool_the_scopes_do_not_cover_is_a_403_challenge(api_client, viewer_key):
     response = post(
         api_client,
@@ -188,6 +204,30 @@ def test_a_tool_the_scopes_do_not_cover_is_a_403_challenge(api_client, viewer_ke
     assert (
         'resource_metadata="http://testserver/.well-known/oauth-protected-resource/mcp"'
         in challenge
+    )
+
+
+@pytest.mark.parametrize("era", ["handshake", "modern"])
+def test_a_403_keeps_the_reason_in_the_body_and_points_at_the_metadata(api_client, viewer_key, era):
+    """OAuth-capable clients start a step-up sign-in on insufficient_scope; until sign-in
+    exists, what they can show is the JSON-RPC message, and the challenge must lead to
+    the metadata as the 401's does."""
+    params = {"name": "reindex_repository", "arguments": {"repository": 1}}
+    if era == "modern":
+        response = modern(api_client, "tools/call", params, viewer_key, mcp_name=params["name"])
+    else:
+        response = post(api_client, rpc("tools/call", params), viewer_key)
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["message"] == "Permission required for reindex_repository: mcp:index:update"
+    assert error["data"] == {"required_scopes": ["mcp:index:update"]}
+    unauthenticated = post(api_client, rpc("tools/list"), {})["WWW-Authenticate"]
+    metadata = 'resource_metadata="http://testserver/.well-known/oauth-protected-resource/mcp"'
+    assert metadata in unauthenticated
+    assert response["WWW-Authenticate"] == (
+        f'Bearer realm="mcp", {metadata}, scope="mcp:index:update", '
+        'error="insufficient_scope", '
+        'error_description="Permission required for reindex_repository: mcp:index:update"'
     )
 
 

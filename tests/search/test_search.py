@@ -383,3 +383,34 @@ def test_line_matcher_gives_the_offsets_of_matching_lines():
     assert offsets("i̇stanbul", text, regex=False, case=False) == [3]
     assert offsets(r"STRA\w+E$", text, regex=True, case=False) == [1]
     assert offsets(r"\w+ul", text, regex=True, case=True) == [3, 4]
+
+
+@pytest.mark.parametrize(
+    "lang", ["Python", "python", "PYTHON", "py", ".py", "pyi", "python3", " py "]
+)
+def test_a_language_by_any_usual_name(api_client, indexed_repo, viewer_auth, lang):
+    body = search(api_client, viewer_auth, q="compute_total", lang=lang).json()
+    assert [hit["path"] for hit in body["hits"]] == ["src/billing/invoice.py"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "language"),
+    [("js", "JavaScript"), ("jsx", "JavaScript"), ("ts", "TypeScript"), ("rs", "Rust"),
+     ("cpp", "C++"), ("c++", "C++"), ("hpp", "C++"), ("golang", "Go"), ("h", "C")],
+)  # fmt: skip
+def test_short_names_and_extensions_mean_their_language(lang, language):
+    from indexing.plugins import language_named
+
+    assert language_named(lang) == language
+
+
+@pytest.mark.parametrize("endpoint", ["/api/search", "/api/symbols", "/api/search/semantic"])
+def test_an_unknown_language_is_400_listing_the_known_ones(
+    api_client, indexed_repo, viewer_auth, developer, endpoint
+):
+    auth = bearer(login_tokens(developer)["access_token"])
+    response = api_client.get(endpoint, {"q": "compute_total", "lang": "cobol"}, **auth)
+    assert response.status_code == 400
+    message = response.json()["lang"][0]
+    assert message.startswith("Unknown language 'cobol'. Known: C, C++, Go, Java, JavaScript,")
+    assert "Python" in message and "py, js, ts" in message

@@ -228,7 +228,7 @@ def test_a_range_past_the_end_of_the_file_names_its_length(
     response = api_client.get(f"/api/repositories/{indexed_repo.pk}/file", params, **viewer_auth)
     assert response.status_code == 400
     assert response.json() == {
-        "start": [f"start {start} is past the end of src/long.txt, which has 131 lines."]
+        "start": [f"Line {start} is past the end of src/long.txt, which has 131 lines."]
     }
 
 
