@@ -23,7 +23,15 @@ from django.utils import timezone
 
 from indexing import maintenance, plugins
 from indexing.embeddings import EmbedResult, SemanticUnavailable, embed_repository
-from indexing.models import Chunk, IndexedFile, PluginSetting, Repository, Symbol, visible_at
+from indexing.models import (
+    Chunk,
+    IndexedFile,
+    IndexJob,
+    PluginSetting,
+    Repository,
+    Symbol,
+    visible_at,
+)
 from indexing.signals import index_changed
 from indexing.walker import Candidate, Skipped, looks_binary, read_file, walk
 
@@ -33,13 +41,18 @@ CHUNK_LINES = 50
 BATCH_FILES = 250
 BATCH_BYTES = 16 * 1024 * 1024  # written out before the batch holds more than this
 # Progress is written to the job row at most this often: by count (every 100 files) it cost
-# 36 updates, a tenth of a no-change re-index of the Django tree on PostgreSQL.
+# 36 updates, a tenth of a no-change re-index of the Django tree on PostgreSQL. A phase's
+# start (0 done) and end (all done) are always reported.
 PROGRESS_SECONDS = 0.5
 # What text and symbol search read: kept tidy on PostgreSQL after a job (maintenance.py).
 SEARCHED_TABLES = ("indexing_indexedfile", "indexing_chunk", "indexing_symbol")
 MAX_REPORTED_PROBLEMS = 100
 
-Progress = Callable[[int, int], None]  # (files done, files total)
+# (phase, done, total): "text" counts files, "embedding" chunks. Each phase reports 0 done
+# when its work begins (with total 0 while it is still counting: walking, loading the
+# model), then as it goes, then total done.
+Progress = Callable[[str, int, int], None]
+TEXT, EMBEDDING = IndexJob.Phase.TEXT.value, IndexJob.Phase.EMBEDDING.value
 
 
 @dataclass
@@ -144,9 +157,13 @@ class Indexer:
         *,
         progress: Progress | None = None,
         lease_job: int | None = None,
+        semantic: bool = True,
     ):
         self.repository = repository
-        self.progress = progress or (lambda done, total: None)
+        self.progress = progress or (lambda phase, done, total: None)
+        # False: leave embedding out of this run (the repository's setting is unchanged;
+        # the next run embeds what this one left).
+        self.semantic = semantic
         # The job whose lease this indexer writes under (None: the caller holds the
         # repository some other way, as tests and benchmarks do).
         self.lease_job = lease_job
@@ -155,6 +172,7 @@ class Indexer:
         self.result = IndexResult(generation=self.live)
         self.dropped: set[str] = set()  # candidates that turned out not to be indexable
         self._renewed_at = 0.0
+        self._next_progress = 0.0
 
     def renew_lease(self, *, force: bool = False) -> None:
         """Keep the lease alive (every couple of seconds); stop if it was lost."""
@@ -167,8 +185,16 @@ class Indexer:
             raise LeaseLost("Another job took over this repository.")
         self._renewed_at = time.monotonic()
 
+    def report(self, phase: str, done: int, total: int, *, force: bool = False) -> None:
+        """Pass progress on, at most every PROGRESS_SECONDS unless forced."""
+        now = time.monotonic()
+        if force or now >= self._next_progress:
+            self.progress(phase, done, total)
+            self._next_progress = now + PROGRESS_SECONDS
+
     def run(self) -> IndexResult:
         self.renew_lease(force=True)
+        self.report(TEXT, 0, 0, force=True)  # walking: the total is not known yet
         self._clear_unfinished()
         candidates, skipped = walk(
             self.repository.path, max_bytes=settings.MCP_INDEX_MAX_FILE_BYTES
@@ -191,8 +217,7 @@ class Indexer:
             )
         }
         total = len(candidates)
-        self.progress(0, total)
-        next_progress = time.monotonic() + PROGRESS_SECONDS
+        self.report(TEXT, 0, total, force=True)
 
         pending: list[_Parsed] = []
         pending_bytes = 0
@@ -234,9 +259,7 @@ class Indexer:
             if len(pending) >= BATCH_FILES or pending_bytes >= BATCH_BYTES:
                 self._write(pending, replaced)
                 pending, replaced, pending_bytes = [], [], 0
-            if time.monotonic() >= next_progress:
-                self.progress(done, total)
-                next_progress = time.monotonic() + PROGRESS_SECONDS
+            self.report(TEXT, done, total)
             self.renew_lease()
         # Gone from disk, or no longer indexable (unreadable, binary, too large,
         # not UTF-8): the old version must not stay searchable.
@@ -247,7 +270,7 @@ class Indexer:
         IndexedFile.objects.bulk_update(
             touched, ["size", "mtime_ns", "ctime_ns", "inode"], batch_size=1000
         )
-        self.progress(total, total)
+        self.report(TEXT, total, total, force=True)
         written = self.result.added + self.result.changed + self.result.removed
         if written:
             self._publish()
@@ -258,11 +281,19 @@ class Indexer:
                 tables=SEARCHED_TABLES, measured_by="indexing_indexedfile", rows_written=written
             )
         self.result.generation = self.repository.generation
+        if not self.semantic:
+            self.result.semantic = EmbedResult(note="embedding was skipped for this run")
+            return self.result
         try:
-            self.result.semantic = embed_repository(self.repository, keep_going=self.renew_lease)
+            self.result.semantic = embed_repository(
+                self.repository, keep_going=self.renew_lease, progress=self._embedding_progress
+            )
         except SemanticUnavailable as exc:  # e.g. weights that fail their checksum
             self.result.semantic = EmbedResult(note=str(exc))
         return self.result
+
+    def _embedding_progress(self, done: int, total: int) -> None:
+        self.report(EMBEDDING, done, total, force=done == 0 or done >= total)
 
     def _clear_unfinished(self) -> None:
         """Rows nobody can see: left by a job that died before publishing (added_in >

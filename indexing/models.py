@@ -11,6 +11,9 @@ clears them first.
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -54,6 +57,26 @@ class Repository(models.Model):
         return self.name
 
 
+def seconds_left(done: int, total: int, spent: float) -> float | None:
+    """The time the rest of a phase will take at the rate so far (`done` items in `spent`
+    seconds); None until there is a rate."""
+    if done <= 0 or spent <= 0 or total <= 0:
+        return None
+    return max(total - done, 0) * spent / done
+
+
+def progress_text(phase: str, done: int, total: int, eta: float | None = None) -> str:
+    """A phase's progress for people: "embedding 120/900 chunks, ~42 s left"."""
+    if not phase:
+        return ""
+    if not total and not done:
+        return f"{phase}: {IndexJob.PHASE_STARTING.get(phase, 'starting')}"
+    text = f"{phase} {done}/{total} {IndexJob.PHASE_UNITS.get(phase, '')}".rstrip()
+    if eta is not None and done < total:
+        text += f", ~{math.ceil(eta)} s left" if eta < 90 else f", ~{round(eta / 60)} min left"
+    return text
+
+
 class IndexJob(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -61,13 +84,37 @@ class IndexJob(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Phase(models.TextChoices):
+        """The step a running job is in (a finished one keeps the step it ended in)."""
+
+        NONE = "", "Not started"
+        TEXT = "text", "Text index"  # walk, read, parse, write, publish: files
+        EMBEDDING = "embedding", "Embeddings"  # semantic chunks through the model: chunks
+
+    PHASE_UNITS = {Phase.TEXT: "files", Phase.EMBEDDING: "chunks"}
+    # What a phase does before its total is known (phase_total 0).
+    PHASE_STARTING = {
+        Phase.TEXT: "looking for files",
+        Phase.EMBEDDING: "loading the model and counting chunks",
+    }
+
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="jobs")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # The text phase's progress (kept as it was before there were phases).
     files_total = models.PositiveIntegerField(default=0)
     files_done = models.PositiveIntegerField(default=0)
+    phase = models.CharField(max_length=10, choices=Phase.choices, blank=True, default="")
+    phase_done = models.PositiveIntegerField(default=0)
+    phase_total = models.PositiveIntegerField(default=0, help_text="0 while still counting.")
+    phase_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the phase's total was known and its work began."
+    )
+    progress_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the progress was last written."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -81,6 +128,28 @@ class IndexJob(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.repository}, {self.state})"
+
+    def duration_seconds(self, now: datetime | None = None) -> float | None:
+        """How long it ran, or has been running so far."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or (now or timezone.now())
+        return max((end - self.started_at).total_seconds(), 0.0)
+
+    def eta_seconds(self, now: datetime | None = None) -> int | None:
+        """Seconds the current phase still needs, at its rate so far: from the last
+        progress written, less the time since. None unless running with a rate."""
+        if self.state != self.State.RUNNING or not self.phase_started_at or not self.progress_at:
+            return None
+        spent = (self.progress_at - self.phase_started_at).total_seconds()
+        left = seconds_left(self.phase_done, self.phase_total, spent)
+        if left is None:
+            return None
+        since = ((now or timezone.now()) - self.progress_at).total_seconds()
+        return max(math.ceil(left - max(since, 0.0)), 0)
+
+    def progress_text(self, now: datetime | None = None) -> str:
+        return progress_text(self.phase, self.phase_done, self.phase_total, self.eta_seconds(now))
 
 
 class IndexedFile(models.Model):

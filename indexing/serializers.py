@@ -24,6 +24,9 @@ class RepositoryUpdateSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     repository = serializers.PrimaryKeyRelatedField(read_only=True)
+    phase = serializers.SerializerMethodField()
+    phase_unit = serializers.SerializerMethodField()
+    eta_seconds = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     duration_seconds = serializers.SerializerMethodField()
 
@@ -33,6 +36,11 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "repository",
             "state",
+            "phase",
+            "phase_unit",
+            "phase_done",
+            "phase_total",
+            "eta_seconds",
             "progress",
             "created_at",
             "started_at",
@@ -42,13 +50,29 @@ class JobSerializer(serializers.ModelSerializer):
             "stats",
         ]
 
+    def get_phase(self, job) -> str | None:
+        """The step the job is in: "text" (files: walk, read, parse, publish) or "embedding"
+        (chunks through the semantic model); a finished job keeps the one it ended in; null
+        before it starts."""
+        return job.phase or None
+
+    def get_phase_unit(self, job) -> str | None:
+        """What phase_done and phase_total count: "files" or "chunks"."""
+        return IndexJob.PHASE_UNITS.get(job.phase)
+
+    def get_eta_seconds(self, job) -> int | None:
+        """Seconds the current phase still needs at its rate so far; null until there is a
+        rate, and once the job is no longer running."""
+        return job.eta_seconds()
+
     def get_progress(self, job) -> dict:
+        """Files of the text phase (as before there were phases)."""
         return {"done": job.files_done, "total": job.files_total}
 
     def get_duration_seconds(self, job) -> float | None:
-        if job.started_at is None:
-            return None
-        return round(((job.finished_at or job.started_at) - job.started_at).total_seconds(), 3)
+        """How long the job ran, or has been running so far."""
+        duration = job.duration_seconds()
+        return None if duration is None else round(duration, 3)
 
 
 class RepositorySerializer(serializers.ModelSerializer):

@@ -328,10 +328,15 @@ def _release_lease(job: IndexJob) -> None:
     )
 
 
-def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | None:
+def job_run(
+    *, job_id: int, progress=None, requeue: bool = True, semantic: bool = True
+) -> IndexJob | None:
     """Run a queued job. Two jobs never write one repository at once: a job that
     finds the repository busy is queued again a little later (or, with
-    requeue=False, fails saying so)."""
+    requeue=False, fails saying so).
+
+    `progress(phase, done, total)` follows each progress write (indexer.Progress);
+    semantic=False leaves embedding out of this run only."""
     job = IndexJob.objects.select_related("repository").filter(pk=job_id).first()
     if job is None or job.state != IndexJob.State.QUEUED:
         return None  # deleted with its repository, or already handled
@@ -346,14 +351,18 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
         state=IndexJob.State.RUNNING, started_at=timezone.now()
     )
 
-    def report(done: int, total: int) -> None:
-        IndexJob.objects.filter(pk=job.pk).update(files_done=done, files_total=total)
+    def report(phase: str, done: int, total: int) -> None:
+        # As often as the indexer reports (rate-limited there): one UPDATE of the job row,
+        # never of the repository's, whose lease the indexer renews on its own.
+        job_progress_save(job_id=job.pk, phase=phase, done=done, total=total)
         if progress is not None:
-            progress(done, total)
+            progress(phase, done, total)
 
     try:
         _still_allowed(job.repository)
-        result = index_repository(job.repository, progress=report, lease_job=job.pk)
+        result = index_repository(
+            job.repository, progress=report, lease_job=job.pk, semantic=semantic
+        )
     except Exception as exc:
         if not isinstance(exc, LeaseLost | WalkError | ValidationError):
             logger.exception("index job %s failed", job.pk)
@@ -375,6 +384,18 @@ def job_run(*, job_id: int, progress=None, requeue: bool = True) -> IndexJob | N
     finally:
         _release_lease(job)
     return IndexJob.objects.filter(pk=job.pk).first()
+
+
+def job_progress_save(*, job_id: int, phase: str, done: int, total: int) -> None:
+    """Record where a running job is. A phase's clock (for its time estimate) starts when
+    it reports 0 done; a job no longer running (reaped meanwhile) is left alone."""
+    now = timezone.now()
+    fields = {"phase": phase, "phase_done": done, "phase_total": total, "progress_at": now}
+    if done == 0:
+        fields["phase_started_at"] = now
+    if phase == IndexJob.Phase.TEXT:
+        fields.update(files_done=done, files_total=total)
+    IndexJob.objects.filter(pk=job_id, state=IndexJob.State.RUNNING).update(**fields)
 
 
 def _index_withdraw(*, repository: Repository) -> int:

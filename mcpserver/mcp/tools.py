@@ -500,7 +500,12 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         name="job_status",
         title="Indexing job status",
-        description="State and progress of an indexing job: queued, running, succeeded or failed.",
+        description=(
+            "State and progress of an indexing job: queued, running, succeeded or failed; "
+            "its phase (text: files read and parsed; embedding: chunks through the semantic "
+            "model, usually most of the time), the phase's done and total, the estimated "
+            "time left in it (eta_seconds) and the time so far (duration_seconds)."
+        ),
         properties={"job_id": {"type": "integer", "minimum": 1, "maximum": 2**62}},
         required=("job_id",),
         run=_job_status,

@@ -70,13 +70,19 @@ def test_progress_is_reported_at_the_ends_and_at_most_every_interval(repository,
     total = len(SAMPLES)
     reports = []
     monkeypatch.setattr(indexer, "PROGRESS_SECONDS", 3600)
-    Indexer(repository, progress=lambda done, of: reports.append((done, of))).run()
-    assert reports == [(0, total), (total, total)]  # a quick job: no writes in between
+    Indexer(repository, progress=lambda *report: reports.append(report)).run()
+    # Walking (the total unknown), starting, done: a quick job writes nothing in between.
+    assert reports == [("text", 0, 0), ("text", 0, total), ("text", total, total)]
 
     reports.clear()
     monkeypatch.setattr(indexer, "PROGRESS_SECONDS", 0)
-    Indexer(repository, progress=lambda done, of: reports.append((done, of))).run()
-    assert reports == [(0, total), *((done, total) for done in range(1, total + 1)), (total, total)]
+    Indexer(repository, progress=lambda *report: reports.append(report)).run()
+    assert reports == [
+        ("text", 0, 0),
+        ("text", 0, total),
+        *(("text", done, total) for done in range(1, total + 1)),
+        ("text", total, total),
+    ]
 
 
 def test_binary_bad_encoding_and_unreadable_files(repository, sample_repo):
@@ -140,8 +146,8 @@ def test_a_crash_half_way_leaves_the_previous_index_searchable(repository, sampl
     class Killed(Exception):
         pass
 
-    def die_after_writing(done, total):
-        if done == total:  # everything written, nothing published yet
+    def die_after_writing(phase, done, total):
+        if total and done == total:  # everything written, nothing published yet
             raise Killed
 
     with pytest.raises(Killed):
@@ -226,8 +232,8 @@ def test_losing_the_lease_stops_the_job_before_it_publishes(repository, sample_r
     before = set(visible(repository).values_list("path", "content_hash"))
     touch_later(sample_repo / "app" / "models.py", "x = 2\n")
 
-    def steal(done, total):
-        if done == total:
+    def steal(phase, done, total):
+        if total and done == total:
             Repository.objects.filter(pk=repository.pk).update(lease_job=2)
 
     repository.refresh_from_db()
