@@ -9,6 +9,13 @@ changed, and a re-index after one file changed: from job start to searchable (th
 commit that makes the new generation live) and to the job's end.
 The baseline row is the bare cost of walking and reading every file, with no
 parsing and no database, measured in the same run.
+
+    python bench/index_bench.py --compare-index-form [--postgres URL]
+
+runs each database twice per round, interleaved: with the trigram index over the
+text's index form (search/migrations/0003: characters whose case folding holds ASCII
+letters replaced by it, for full case folding) and over the plain text as before
+(migrated back to search 0002), to show what that form costs while indexing.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_one(tree: str, repeat: int) -> dict:
+def run_one(tree: str, repeat: int, search_at: str | None = None) -> dict:
     """Runs inside a child process whose environment picks the database."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcpserver.settings")
@@ -37,6 +44,8 @@ def run_one(tree: str, repeat: int) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    if search_at:
+        call_command("migrate", "search", search_at, verbosity=0)
     from indexing import services
     from indexing.models import Repository
     from indexing.walker import walk
@@ -96,10 +105,16 @@ def main() -> None:
         "--postgres", help="also run on this PostgreSQL URL (its database is recreated)"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--compare-index-form",
+        action="store_true",
+        help="also index with the search migrations at 0002 (the plain text), interleaved",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--search-at", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child, args.repeat)))
+        print(json.dumps(run_one(args.child, args.repeat, args.search_at)))
         return
 
     import django
@@ -110,29 +125,27 @@ def main() -> None:
     backends = [("SQLite", {})]
     if args.postgres:
         backends.append(("PostgreSQL", {"DATABASE_URL": args.postgres}))
+    # (label, search migration to index at): the current index form, and with
+    # --compare-index-form the plain text of search/0002 as the baseline.
+    variants = [("", None)]
+    if args.compare_index_form:
+        variants = [(" index form", None), (" plain (0002)", "0002_folded_text_index")]
+    rounds = args.repeat if args.compare_index_form else 1
+    per_child = 1 if args.compare_index_form else args.repeat
     rows = []
     try:
         for label, extra in backends:
-            env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-            env.update(
-                {
-                    "MCP_DATA_DIR": str(work / label),
-                    "MCP_INDEX_ROOTS": str(work / "roots"),
-                    "MCP_SEMANTIC_ENABLED": "false",
-                    **extra,
-                }
-            )
-            if label == "PostgreSQL":
-                _recreate_postgres(args.postgres)
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(tree), "--repeat", str(args.repeat)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            ).stdout
-            rows.append((label, json.loads(out.strip().splitlines()[-1])))
+            merged: dict[str, dict] = {}
+            for _round in range(rounds):
+                for suffix, search_at in variants:
+                    out = _child(work, tree, label, extra, args, per_child, search_at)
+                    merged.setdefault(label + suffix, {k: [] for k in out if _listed(out, k)})
+                    for key, value in out.items():
+                        if _listed(out, key):
+                            merged[label + suffix][key] += value
+                        else:
+                            merged[label + suffix][key] = value
+            rows += list(merged.items())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -142,7 +155,8 @@ def main() -> None:
         f"{first['indexed_files']} text files indexed, {first['mb']:.1f} MB, "
         f"{first['symbols']} symbols; median of {args.repeat} runs\n"
     )
-    print(f"{'database':<11} {'what':<36} {'seconds':>8} {'files/s':>9} {'MB/s':>7}  goal")
+    width = max(len(label) for label, _ in rows)
+    print(f"{'database':<{width}} {'what':<36} {'seconds':>8} {'files/s':>9} {'MB/s':>7}  goal")
     for label, r in rows:
         median = {
             k: statistics.median(r[k])
@@ -157,7 +171,34 @@ def main() -> None:
         ]
         for what, seconds, goal in lines:
             rate = f"{r['files'] / seconds:9.0f} {r['mb'] / seconds:7.1f}"
-            print(f"{label:<11} {what:<36} {seconds:8.3f} {rate}  {goal}")
+            print(f"{label:<{width}} {what:<36} {seconds:8.3f} {rate}  {goal}")
+
+
+def _listed(result: dict, key: str) -> bool:
+    return isinstance(result[key], list)
+
+
+def _child(work, tree, label, extra, args, repeat, search_at) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        {
+            "MCP_DATA_DIR": str(work / label),
+            "MCP_INDEX_ROOTS": str(work / "roots"),
+            "MCP_SEMANTIC_ENABLED": "false",
+            **extra,
+        }
+    )
+    if label == "PostgreSQL":
+        _recreate_postgres(args.postgres)
+    else:
+        shutil.rmtree(work / label, ignore_errors=True)
+    command = [sys.executable, __file__, "--child", str(tree), "--repeat", str(repeat)]
+    if search_at:
+        command += ["--search-at", search_at]
+    out = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def _recreate_postgres(url: str) -> None:
