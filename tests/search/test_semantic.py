@@ -246,7 +246,7 @@ def test_without_the_extra_it_answers_501_saying_how_to_enable(
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)
     response = api_client.get("/api/search/semantic", {"q": "sessions"}, **semantic_auth)
     assert response.status_code == 501
-    assert "pip install '.[semantic]'" in response.json()["detail"]
+    assert "pip install -e '.[semantic]'" in response.json()["detail"]
     # The rest of the server works as before.
     assert api_client.get("/api/search", {"q": "sessions"}, **semantic_auth).status_code == 200
 

@@ -56,7 +56,7 @@ def test_semantic_search_is_a_501_without_the_extra(tmp_path):
                 timeout=30,
             )
             assert response.status_code == 501, response.text
-            assert "pip install '.[semantic]'" in response.json()["detail"]
+            assert "pip install -e '.[semantic]'" in response.json()["detail"]
         assert "Traceback" not in (tmp_path / "server.log").read_text()
     finally:
         server.terminate()
