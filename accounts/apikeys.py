@@ -95,6 +95,10 @@ class Grant:
     user_id: int
     scopes: tuple[str, ...]
     expires_at: float | None
+    # The owner as the key row said when the grant was cached ("" in grants cached
+    # before these were): a rename or role change drops the cached grants.
+    username: str = ""
+    role_name: str = ""
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -122,6 +126,8 @@ def grant_from_row(api_key) -> Grant | None:
         user_id=api_key.user_id,
         scopes=tuple(sorted(api_key.effective_scopes())),
         expires_at=api_key.expires_at.timestamp() if api_key.expires_at else None,
+        username=api_key.user.username,
+        role_name=api_key.user.role.name,
     )
 
 

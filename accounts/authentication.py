@@ -36,6 +36,16 @@ class TokenPrincipal(TokenUser):
         return self.token.get("sid")
 
     @property
+    def username(self) -> str:
+        # TokenUser's own reads SIMPLE_JWT's USERNAME_CLAIM; ours is "username".
+        return self.token.get("username", "")
+
+    @property
+    def role_name(self) -> str:
+        """The role the token was issued under; "" for a token from before it was carried."""
+        return self.token.get("role", "")
+
+    @property
     def expires_at(self) -> float | None:
         return self.token.get("exp")
 

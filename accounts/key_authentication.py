@@ -38,6 +38,8 @@ class ApiKeyPrincipal:
         self.id = self.pk = str(grant.user_id)
         self.scopes = frozenset(grant.scopes)
         self.expires_at = grant.expires_at
+        self.username = grant.username
+        self.role_name = grant.role_name
 
     def __str__(self) -> str:
         return f"api key {self.grant.identifier}"

@@ -52,7 +52,9 @@ class Role(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
+        # What accounts.signals compares a save against: tokens carry name and scopes.
         instance._loaded_scopes = frozenset(instance.scopes or ())
+        instance._loaded_name = instance.name
         return instance
 
 

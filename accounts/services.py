@@ -109,6 +109,11 @@ def _mint(*, session: LoginSession, user: User) -> IssuedTokens:
     access["sub"] = str(user.pk)
     access["sid"] = str(session.id)
     access["scope"] = scope_string(granted)
+    # Who the caller is travels with the token, so /auth/me reads no row: a rename,
+    # a role change or a deactivation ends the access tokens issued before it
+    # (accounts/signals.py), and a refresh carries the new values.
+    access["username"] = user.username
+    access["role"] = user.role.name
     access["exp"] = min(access["exp"], int(session.expires_at.timestamp()))
     return IssuedTokens(access=access, refresh=refresh, scopes=granted)
 

@@ -25,7 +25,7 @@ from accounts.conf import auth_settings
 from accounts.exceptions import LoginDelayed, LoginLocked
 from accounts.models import ApiKey, AuditEvent, LoginSession, Role, User
 
-WATCHED_USER_FIELDS = ("password", "is_active", "role_id")
+WATCHED_USER_FIELDS = ("password", "is_active", "role_id", "username")
 
 
 def _changed(before: dict, instance, field: str) -> bool:
@@ -55,9 +55,10 @@ def user_security_change(sender, instance: User, created: bool, **kwargs) -> Non
             user_id=instance.pk, reason=LoginSession.RevokeReason.DEACTIVATED
         )
         instance.refresh_from_db(fields=["browser_session_epoch"])
-    elif _changed(before, instance, "role_id"):
+    elif _changed(before, instance, "role_id") or _changed(before, instance, "username"):
+        # Access tokens carry the username and role (/auth/me answers from them).
         services.users_revoke_access_tokens(user_ids=[instance.pk])
-    if _changed(before, instance, "is_active") or _changed(before, instance, "role_id"):
+    if any(_changed(before, instance, field) for field in ("is_active", "role_id", "username")):
         services.api_keys_forget_for_users(user_ids=[instance.pk])
     _audit_user_change(before, instance)
     before.update({field: getattr(instance, field) for field in WATCHED_USER_FIELDS})
@@ -70,14 +71,19 @@ def user_deleted(sender, instance: User, **kwargs) -> None:
 
 @receiver(post_save, sender=Role, dispatch_uid="accounts.role_scopes_change")
 def role_scopes_change(sender, instance: Role, created: bool, **kwargs) -> None:
+    # Access tokens and cached key grants carry the role's name and its scopes.
     before = getattr(instance, "_loaded_scopes", None)
     current = frozenset(instance.scopes or ())
-    if created or before is None or before == current:
+    renamed = getattr(instance, "_loaded_name", instance.name) != instance.name
+    instance._loaded_name = instance.name
+    if created or before is None or (before == current and not renamed):
         instance._loaded_scopes = current
         return
     user_ids = list(instance.users.values_list("pk", flat=True))
     services.users_revoke_access_tokens(user_ids=user_ids)
     services.api_keys_forget_for_users(user_ids=user_ids)
+    if before == current:
+        return  # renamed only: nothing granted changed, nothing to audit
     audit.record(
         audit.ROLE_SCOPES_CHANGE,
         target_type="role",

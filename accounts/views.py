@@ -119,16 +119,20 @@ class LogoutAllView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: PrincipalSerializer, 401: ErrorSerializer}, tags=["auth"])
     def get(self, request):
-        user = selectors.user_get(user_id=request.user.id)
-        if user is None or not user.is_active:
-            raise InvalidToken()
         principal = request.user
+        username, role = principal.username, principal.role_name
+        if not (username and role):
+            # A token or cached grant from before they carried the name and role.
+            user = selectors.user_get(user_id=principal.id)
+            if user is None or not user.is_active:
+                raise InvalidToken()
+            username, role = user.username, user.role.name
         expires = principal.expires_at
         grant = principal.grant if principal.auth_method == "api_key" else None
         data = {
-            "id": str(user.pk),
-            "username": user.username,
-            "role": user.role.name,
+            "id": str(principal.id),
+            "username": username,
+            "role": role,
             "scopes": ordered(principal.scopes),
             "auth_method": principal.auth_method,
             "expires_at": datetime.fromtimestamp(expires, tz=UTC) if expires else None,

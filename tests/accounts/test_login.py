@@ -12,7 +12,9 @@ from tests.factories import PASSWORD, SIGNING_KID, SIGNING_SECRET, UserFactory
 pytestmark = pytest.mark.django_db
 
 LOGIN = "/auth/login"
-EXPECTED_CLAIMS = {"type", "exp", "iat", "jti", "sub", "sid", "scope", "iss", "aud"}
+EXPECTED_CLAIMS = {
+    "type", "exp", "iat", "jti", "sub", "sid", "scope", "iss", "aud", "username", "role"
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -50,13 +52,14 @@ def test_json_login_returns_oauth_style_tokens(api_client, developer_with_passwo
     assert claims["sub"] == str(developer_with_password.pk)
     assert claims["type"] == "access"
     assert claims["scope"] == body["scope"]
+    assert (claims["username"], claims["role"]) == ("dev", "developer")
     header = jwt.get_unverified_header(body["access_token"])
     assert header == {"alg": "HS256", "typ": "JWT", "kid": SIGNING_KID}
 
     refresh = decode(body["refresh_token"])
     assert refresh["type"] == "refresh" and "scope" not in refresh
     assert refresh["sid"] == claims["sid"]
-    assert PASSWORD not in str(claims) and "dev" not in claims.values()
+    assert PASSWORD not in str(claims) and "dev" not in refresh.values()
 
 
 def test_form_login_is_the_oauth2_password_form(api_client, developer_with_password):
