@@ -58,15 +58,19 @@ def index_changed(**_kwargs) -> None:
         )
 
 
-def remembered(kind: str, params: list[tuple[str, list[str]]], compute: Callable[[], dict]) -> dict:
-    """The response for these query parameters: from this process's memory when the index
-    has not changed since, else computed (and remembered if small enough)."""
+def remembered(kind: str, params: dict, compute: Callable[[], dict]) -> dict:
+    """The response for these validated parameters: from this process's memory when the
+    index has not changed since, else computed (and remembered if small enough). Keyed
+    on the validated values, so a REST request and an MCP tool call that ask the same
+    thing (lang=py and language "Python") share one entry."""
     seconds = settings.MCP_SEARCH_CACHE_SECONDS
     version = index_version() if seconds else None
     if version is None:
         return compute()
     key = hashlib.sha256(
-        json.dumps([version, kind, sorted(params)], separators=(",", ":")).encode()
+        json.dumps(
+            [version, kind, params], separators=(",", ":"), sort_keys=True, default=str
+        ).encode()
     ).hexdigest()
     now = time.monotonic()
     with _lock:

@@ -19,8 +19,8 @@ from search.serializers import (
 )
 
 
-def _remembered(request, kind: str, compute) -> Response:
-    return Response(results_cache.remembered(kind, list(request.query_params.lists()), compute))
+def _remembered(kind: str, params: dict, compute) -> Response:
+    return Response(results_cache.remembered(kind, params, compute))
 
 
 class SearchView(APIView):
@@ -31,7 +31,7 @@ class SearchView(APIView):
     def get(self, request):
         # DRF's ListField reads repeated parameters (?repo=a&repo=b) from the QueryDict itself.
         params = responses.validated(SearchQuerySerializer, request.query_params)
-        return _remembered(request, "search", lambda: responses.search_response(params))
+        return _remembered("search", params, lambda: responses.search_response(params))
 
 
 class SymbolSearchView(APIView):
@@ -41,7 +41,7 @@ class SymbolSearchView(APIView):
     @extend_schema(parameters=[SymbolQuerySerializer], tags=["search"])
     def get(self, request):
         params = responses.validated(SymbolQuerySerializer, request.query_params)
-        return _remembered(request, "symbols", lambda: responses.symbols_response(params))
+        return _remembered("symbols", params, lambda: responses.symbols_response(params))
 
 
 class FileView(APIView):
@@ -66,7 +66,7 @@ class SemanticSearchView(APIView):
         params = responses.validated(SemanticQuerySerializer, request.query_params)
         with_code = scopes.SEARCH_CODE in request.user.scopes
         return _remembered(
-            request,
             "semantic+code" if with_code else "semantic",  # hybrid answers differ by scope
+            params,
             lambda: responses.semantic_response(params, with_code=with_code),
         )

@@ -17,7 +17,7 @@ from accounts import scopes
 from indexing import selectors as indexing_selectors
 from indexing import services as indexing_services
 from indexing.serializers import IndexRequestSerializer, JobSerializer, RepositorySerializer
-from search import engine, responses
+from search import engine, responses, results_cache
 from search.serializers import (
     MAX_KIND_FILTERS,
     MAX_REPOSITORY_FILTERS,
@@ -211,12 +211,14 @@ def _search_params(arguments: dict, names: dict[str, str], serializer_class) -> 
 
 
 def _search_tool(
-    names: dict[str, str], serializer_class, respond
+    names: dict[str, str], serializer_class, respond, kind: str
 ) -> Callable[[object, dict], dict]:
-    """A search tool answered by the same response as its REST twin."""
+    """A search tool answered by the same response as its REST twin, from the same
+    memory of recent responses (search/results_cache.py)."""
 
     def run(principal, arguments: dict) -> dict:
-        return respond(_search_params(arguments, names, serializer_class))
+        params = _search_params(arguments, names, serializer_class)
+        return results_cache.remembered(kind, params, lambda: respond(params))
 
     return run
 
@@ -233,7 +235,9 @@ SEARCH_ARGUMENTS = {
 }
 
 
-_search_code = _search_tool(SEARCH_ARGUMENTS, SearchQuerySerializer, responses.search_response)
+_search_code = _search_tool(
+    SEARCH_ARGUMENTS, SearchQuerySerializer, responses.search_response, "search"
+)
 
 
 SYMBOL_ARGUMENTS = {
@@ -245,7 +249,9 @@ SYMBOL_ARGUMENTS = {
 }
 
 
-_search_symbols = _search_tool(SYMBOL_ARGUMENTS, SymbolQuerySerializer, responses.symbols_response)
+_search_symbols = _search_tool(
+    SYMBOL_ARGUMENTS, SymbolQuerySerializer, responses.symbols_response, "symbols"
+)
 
 
 FILE_ARGUMENTS = {"path": "path", "start_line": "start", "end_line": "end"}
@@ -316,7 +322,12 @@ SEMANTIC_ARGUMENTS = {
 
 def _semantic_search(principal, arguments: dict) -> dict:
     params = _search_params(arguments, SEMANTIC_ARGUMENTS, SemanticQuerySerializer)
-    return responses.semantic_response(params, with_code=scopes.SEARCH_CODE in principal.scopes)
+    with_code = scopes.SEARCH_CODE in principal.scopes
+    return results_cache.remembered(
+        "semantic+code" if with_code else "semantic",  # hybrid answers differ by scope
+        params,
+        lambda: responses.semantic_response(params, with_code=with_code),
+    )
 
 
 def _semantic_available() -> bool:

@@ -1,5 +1,7 @@
 """Repeated searches are answered from each process's memory until the index changes."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -96,3 +98,45 @@ def test_small_candidate_windows_page_to_the_same_end(indexed_repo, monkeypatch,
     monkeypatch.setattr(engine, "_postgres_windows_help", lambda *_args: windows)
     assert every_hit() == expected
     assert expected and expected == sorted(set(expected), key=expected.index)
+
+
+def mcp_call_reads(client, auth, name, arguments):
+    """An MCP tools/call's structured result, and how many index queries it sent."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    body["params"] = {"name": name, "arguments": arguments}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.generic(
+            "POST", "/mcp", json.dumps(body), content_type="application/json",
+            HTTP_ACCEPT="application/json, text/event-stream",
+            HTTP_MCP_PROTOCOL_VERSION="2025-11-25", **auth,
+        )  # fmt: skip
+    assert response.status_code == 200, response.content
+    touched = [q for q in queries if "indexing_chunk" in q["sql"] or "indexing_symbol" in q["sql"]]
+    return response.json()["result"]["structuredContent"], len(touched)
+
+
+def test_mcp_tool_calls_are_answered_from_the_same_memory(
+    api_client, indexed_repo, viewer_auth, tmp_path
+):
+    first, first_reads = mcp_call_reads(
+        api_client, viewer_auth, "search_code", {"query": "compute_total", "language": "py"}
+    )
+    again, again_reads = mcp_call_reads(
+        api_client, viewer_auth, "search_code", {"query": "compute_total", "language": "py"}
+    )
+    assert first_reads > 0 and again_reads == 0 and again == first
+    # The REST twin asking the same thing (lang=Python is what py means) shares the entry.
+    rest, rest_reads = index_reads(
+        api_client, viewer_auth, "/api/search", q="compute_total", lang="Python"
+    )
+    assert rest_reads == 0 and rest == first
+    symbols, _ = mcp_call_reads(api_client, viewer_auth, "search_symbols", {"name": "gcu"})
+    _, symbol_reads = mcp_call_reads(api_client, viewer_auth, "search_symbols", {"name": "gcu"})
+    assert symbol_reads == 0 and symbols["symbols"][0]["name"] == "getCurrentUser"
+    # A new generation is seen by the tool at once.
+    touch_later(tmp_path / "shop" / "src" / "billing" / "invoice.py", "def other():\n    pass\n")
+    index_repository(indexed_repo)
+    after, reads = mcp_call_reads(
+        api_client, viewer_auth, "search_code", {"query": "compute_total", "language": "py"}
+    )
+    assert reads > 0 and after["hits"] == []
