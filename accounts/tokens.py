@@ -109,7 +109,7 @@ def _unverified_header(token: str) -> dict:
         raise TokenBackendError("Token is invalid")
     try:
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # nested deeper than json follows
         raise TokenBackendError("Token is invalid") from None
     if not isinstance(header, dict):
         raise TokenBackendError("Token is invalid")
