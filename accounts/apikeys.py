@@ -95,10 +95,10 @@ class Grant:
     user_id: int
     scopes: tuple[str, ...]
     expires_at: float | None
-    # The owner as the key row said when the grant was cached ("" in grants cached
-    # before these were): a rename or role change drops the cached grants.
-    username: str = ""
-    role_name: str = ""
+    # The owner as the key row said when the grant was cached: a rename or a role
+    # change drops the cached grants (accounts/signals.py).
+    username: str
+    role_name: str
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -108,8 +108,14 @@ def shared_cache():
     return caches[auth_settings.CACHE_ALIAS]
 
 
+# The version is the Grant's shape: processes of two releases side by side (a rolling
+# deploy) each read only the grants they can build; the fresh-only marker, which both
+# set when a key changes, keeps either from trusting its own stale copy.
+GRANT_SHAPE = 2
+
+
 def grant_cache_key(digest: str) -> str:
-    return f"auth:api-key:{digest}"
+    return f"auth:api-key:v{GRANT_SHAPE}:{digest}"
 
 
 def fresh_only_cache_key(digest: str) -> str:

@@ -122,7 +122,7 @@ class MeView(APIView):
         principal = request.user
         username, role = principal.username, principal.role_name
         if not (username and role):
-            # A token or cached grant from before they carried the name and role.
+            # An access token issued before tokens carried the name and role.
             user = selectors.user_get(user_id=principal.id)
             if user is None or not user.is_active:
                 raise InvalidToken()

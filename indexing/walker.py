@@ -215,13 +215,15 @@ def walk(root: str, *, max_bytes: int) -> tuple[list[Candidate], list[Skipped]]:
             except OSError:
                 skipped.append(Skipped(rel, "unreadable"))
                 continue
-            if len(rel) > MAX_PATH_LENGTH:
+            # NFC can make a name longer (U+FB2C becomes three characters): the stored
+            # form is what must fit.
+            path = unicodedata.normalize("NFC", rel)
+            if len(path) > MAX_PATH_LENGTH:
                 skipped.append(Skipped(rel[:200] + "…", "path too long"))
                 continue
             if info.st_size > max_bytes:
                 skipped.append(Skipped(rel, f"larger than {max_bytes} bytes"))
                 continue
-            path = unicodedata.normalize("NFC", rel)
             if claimed.setdefault(path, rel) != rel:
                 skipped.append(
                     Skipped(rel, f"same name as {claimed[path]!r} in another Unicode form")

@@ -10,6 +10,7 @@ symbols.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -124,14 +125,19 @@ LANGUAGE_ALIASES = {
 def language_named(value: str) -> str | None:
     """The language a name, plugin name, usual short name or file extension means, in
     any case ("py", ".py", "python", "Python" are Python); None if none does."""
-    key = value.strip().lower()
+    return _language_names().get(value.strip().lower())
+
+
+@functools.cache
+def _language_names() -> dict[str, str]:
+    # Built once: every search with lang asks, and the plugins never change in a process.
     names = dict(LANGUAGE_ALIASES)
     for plugin in registry().values():
         names[plugin.language.lower()] = plugin.language
         names[plugin.name] = plugin.language
         for extension in plugin.extensions:
             names[extension] = names[extension[1:]] = plugin.language
-    return names.get(key)
+    return names
 
 
 def language_names() -> list[str]:

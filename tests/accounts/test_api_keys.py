@@ -431,3 +431,21 @@ def test_key_lists_page_in_a_stable_order(api_client, developer):
     listed = api_client.get(KEYS, **user_auth(developer)).json()["results"]
     ids = [key["id"] for key in listed]
     assert ids == sorted(ids, reverse=True)
+
+
+def test_a_grant_cached_by_the_previous_release_is_not_read(api_client, developer):
+    """During a rolling deploy the previous release caches grants without the owner's
+    name and role: this release keeps its grants under another key and never builds
+    one from theirs (which would be a 500)."""
+    from accounts import apikeys
+
+    secret = api_key_for(developer)
+    row = ApiKey.objects.get()
+    previous_shape = {
+        "key_id": row.pk, "identifier": row.identifier, "user_id": developer.pk,
+        "scopes": ["mcp:search:code"], "expires_at": None,
+    }  # fmt: skip
+    apikeys.shared_cache().set(f"auth:api-key:{row.key_hash}", previous_shape, 300)
+    response = api_client.get(ME, **as_key(secret))
+    assert response.status_code == 200, response.content
+    assert response.json()["username"] == developer.username

@@ -156,3 +156,24 @@ def test_two_names_that_differ_only_in_form_keep_the_first(tmp_path, settings):
     assert list(IndexedFile.objects.values_list("path", flat=True)) == [f"{CAFE_NFC}.txt"]
     reasons = [skipped.reason for skipped in result.skipped]
     assert any("another Unicode form" in reason for reason in reasons), reasons
+
+
+@pytest.mark.parametrize("endpoint", ["file", "search"])
+def test_a_path_that_grows_threefold_in_nfc_is_a_400(api_client, nfd_repo, viewer_auth, endpoint):
+    """U+FB2C normalises to three characters: a 1,024-character path becomes 3,072, longer
+    than any stored path may be."""
+    url = f"/api/repositories/{nfd_repo.pk}/file" if endpoint == "file" else "/api/search"
+    response = api_client.get(url, {"q": "espresso", "path": "\ufb2c" * 1024}, **viewer_auth)
+    assert response.status_code == 400
+    assert "path" in response.json()
+
+
+def test_a_name_too_long_once_in_nfc_is_skipped_not_stored(tmp_path, settings):
+    """Under the length limit as the disk spells it, over it in NFC: left out, reported."""
+    settings.MCP_INDEX_ROOTS = [str(tmp_path)]
+    folder = "/".join(["\ufb2c" * 80] * 5)  # 404 characters on disk, 1,204 in NFC
+    repo = write_repo(tmp_path / "long", {f"{folder}/a.txt": "x\n", "b.txt": "y\n"})
+    repository = Repository.objects.create(name="long", path=str(repo))
+    result = index_repository(repository)
+    assert list(IndexedFile.objects.values_list("path", flat=True)) == ["b.txt"]
+    assert [skipped.reason for skipped in result.skipped] == ["path too long"]
